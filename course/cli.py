@@ -1,0 +1,124 @@
+"""The `course` command."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from course import build, db
+from course.paths import PROJECT_ROOT
+from course.postgres import PostgresUnavailable
+
+START_NOTEBOOK = "notebooks/00_start_here.ipynb"
+
+
+def _db(args) -> int:
+    if args.action == "start":
+        server = db.start()
+        print(f"PostgreSQL is up: {server.description}\n{server.admin_url}")
+    elif args.action == "stop":
+        print(db.stop())
+    elif args.action == "status":
+        print(json.dumps(db.status(), indent=2))
+    elif args.action == "url":
+        server = db.start()
+        print(server.url(args.database) if args.database else server.admin_url)
+    return 0
+
+
+def _build(args) -> int:
+    if args.check:
+        if stale := build.stale_files():
+            print("Stale or unnormalized notebooks (run `course build`):")
+            for path in stale:
+                print(f"  {path.relative_to(PROJECT_ROOT)}")
+            return 1
+        print("All notebooks are normalized and exercises/ is up to date.")
+        return 0
+    if args.execute is not None:
+        from course.execute import refresh_outputs
+
+        paths = [Path(p).resolve() for p in args.execute] or [
+            module.path(kind)
+            for module in build.modules()
+            for kind in (build.LESSONS, build.SOLUTIONS)
+            if module.path(kind).exists()
+        ]
+        for path in paths:
+            build.build()  # normalize first, so execution sees what will be stored
+            changed = refresh_outputs(path)
+            print(f"{'updated' if changed else 'unchanged'}: {path.relative_to(PROJECT_ROOT)}")
+    for path in build.build():
+        print(f"wrote {path.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+def _verify(args) -> int:
+    from course.execute import verify_module
+
+    chosen = [m for m in build.modules() if not args.modules or m.number in args.modules]
+    failed = False
+    for module in chosen:
+        if not module.path(build.SOLUTIONS).exists():
+            continue
+        problems = verify_module(module)
+        failed |= bool(problems)
+        print(f"{module.name}: {'ok' if not problems else 'PROBLEMS'}")
+        for problem in problems:
+            print(f"  {problem}")
+    return 1 if failed else 0
+
+
+def _lab(args) -> int:
+    server = db.start()
+    print(f"PostgreSQL is up: {server.description}")
+    command = [sys.executable, "-m", "jupyter", "lab", START_NOTEBOOK, *args.jupyter_args]
+    return subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="course", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("db", help="the course's PostgreSQL: start, stop, status, url")
+    p.add_argument("action", choices=["start", "stop", "status", "url"])
+    p.add_argument("--database", help="with url: the URL of this database on the server")
+    p.set_defaults(run=_db)
+
+    p = commands.add_parser("build", help="regenerate exercises/ and normalize every notebook")
+    p.add_argument("--check", action="store_true", help="change nothing; fail if anything is stale")
+    p.add_argument(
+        "--execute",
+        nargs="*",
+        metavar="NOTEBOOK",
+        help="first re-run these lessons/solutions (default: all) and store their outputs",
+    )
+    p.set_defaults(run=_build)
+
+    p = commands.add_parser(
+        "verify", help="prove each exercise's checks fail on the stub and pass on the solution"
+    )
+    p.add_argument("modules", nargs="*", metavar="NN", help="module numbers (default: all)")
+    p.set_defaults(run=_verify)
+
+    p = commands.add_parser(
+        "lab", help="start PostgreSQL and open JupyterLab on the start notebook"
+    )
+    p.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
+    p.set_defaults(run=_lab)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (PostgresUnavailable, build.NotebookError) as error:
+        print(f"course: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Running notebooks in real kernels: refreshing stored outputs, and proving that every
+exercise's checks fail on its stub and pass on the reference solution."""
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbclient
+import nbformat
+from nbval.plugin import get_sanitize_patterns
+
+from course import build
+from course.paths import PROJECT_ROOT
+
+SANITIZER = PROJECT_ROOT / "nbval_sanitize.cfg"
+CELL_TIMEOUT = 120  # seconds; a cell that runs longer is stuck
+
+
+def execute(nb, cwd: Path, *, allow_errors: bool, timeout: int = CELL_TIMEOUT):
+    """Execute a copy of nb in a fresh kernel of this environment; returns the copy.
+
+    Cells tagged raises-exception may raise even when allow_errors is False (as under nbval).
+    """
+    nb = copy.deepcopy(nb)
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    client.execute()
+    return nb
+
+
+# --- stored outputs ------------------------------------------------------------------------
+
+
+def _sanitizer():
+    return [
+        (re.compile(regex), replace)
+        for regex, replace in get_sanitize_patterns(SANITIZER.read_text())
+    ]
+
+
+def comparable(outputs, patterns) -> str:
+    """Outputs as nbval sees them: sanitized text, without counts and metadata."""
+    kept = [
+        {k: v for k, v in output.items() if k not in ("execution_count", "metadata")}
+        for output in outputs
+    ]
+    text = json.dumps(kept, sort_keys=True)
+    for pattern, replace in patterns:
+        text = pattern.sub(replace, text)
+    return text
+
+
+def refresh_outputs(path: Path) -> bool:
+    """Re-execute a lesson or solution notebook and store its outputs.
+
+    A cell whose new outputs equal the stored ones under the sanitizer keeps the stored ones,
+    so re-running changes nothing when nothing has changed. Returns whether the file changed.
+    """
+    stored = nbformat.read(path, as_version=4)
+    fresh = execute(stored, path.parent, allow_errors=False)
+    patterns = _sanitizer()
+    for old, new in zip(stored.cells, fresh.cells, strict=True):
+        if new.cell_type != "code":
+            continue
+        if comparable(old.outputs, patterns) != comparable(new.outputs, patterns):
+            old.outputs, old.execution_count = new.outputs, new.execution_count
+        elif old.execution_count is None:
+            old.execution_count = new.execution_count
+    text = build.dumps(build.normalize(stored))
+    if text == path.read_text():
+        return False
+    path.write_text(text)
+    return True
+
+
+# --- checks fail on the stub, pass on the reference ------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    exercise: str
+    passed: bool
+    error: str = ""
+
+
+def check_results(nb, cwd: Path) -> list[CheckResult]:
+    """Run every cell (errors allowed) and report each check cell's verdict."""
+    executed = execute(nb, cwd, allow_errors=True)
+    results = []
+    for cell in executed.cells:
+        if exercise := build.check_id(cell):
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            message = f"{errors[0].ename}: {errors[0].evalue}" if errors else ""
+            results.append(CheckResult(exercise, not errors, message))
+    return results
+
+
+def verify_module(module: build.Module) -> list[str]:
+    """Problems with a module's exercises, each naming the exercise; empty when sound."""
+    problems = []
+    solution = nbformat.read(module.path(build.SOLUTIONS), as_version=4)
+    exercise = build.exercise_from_solution(solution, module.path(build.SOLUTIONS))
+    expected = list(build.exercises_of(solution))
+    for result in check_results(solution, module.path(build.SOLUTIONS).parent):
+        if not result.passed:
+            problems.append(f"exercise {result.exercise}: its check fails on the reference "
+                            f"solution ({result.error})")  # fmt: skip
+    on_stub = check_results(exercise, module.path(build.EXERCISES).parent)
+    for result in on_stub:
+        if result.passed:
+            problems.append(f"exercise {result.exercise}: its check passes on the stub, so it "
+                            "cannot tell a solved exercise from an unsolved one")  # fmt: skip
+    if missing := sorted(set(expected) - {r.exercise for r in on_stub}):
+        problems.append(f"exercises {missing}: their check cells did not run")
+    return problems

@@ -1,0 +1,38 @@
+"""The first code cell of every notebook: `import course; course.setup()`."""
+
+import os
+from pathlib import Path
+
+import ipytest
+
+from course import db
+from course.postgres import PostgresUnavailable
+
+PYTEST_INI = Path(__file__).with_name("notebook-pytest.ini")
+PYTEST_OPTIONS = [
+    "-c", str(PYTEST_INI),  # the course's settings, not those of whatever project is around
+    "--rootdir", ".",  # test ids read `t_<module>.py::test_name`, wherever the notebook is
+    "-q", "--color=no",  # quiet, stable output that nbval can compare
+    "-p", "no:cacheprovider",  # no .pytest_cache beside the notebooks
+]  # fmt: skip
+
+
+def setup(*, needs_postgres: bool = False) -> None:
+    """Configure ipytest for async tests and give this kernel its own database.
+
+    - run_in_thread: the kernel already runs an event loop, and pytest-asyncio's Runner
+      cannot start one inside it ("Runner.run() cannot be called from a running event loop").
+    - raise_on_error: a failing test makes the cell fail, so nbval and the grader see it.
+
+    The database URL goes into DATABASE_URL, where the sample app's settings read it.
+    Without PostgreSQL, lessons that can run on SQLite do; the others stop here.
+    """
+    ipytest.autoconfig(run_in_thread=True, raise_on_error=True, addopts=PYTEST_OPTIONS)
+    try:
+        url = db.database_for_this_process("kernel")
+    except PostgresUnavailable as error:
+        if needs_postgres:
+            raise PostgresUnavailable(f"This notebook needs PostgreSQL.\n{error}") from None
+        url = db.sqlite_url("kernel")
+        print(f"No PostgreSQL here, so this notebook runs on SQLite.\n{error}")
+    os.environ["DATABASE_URL"] = url
