@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import ipytest
+from IPython import get_ipython
 
 from course import db
 from course.postgres import PostgresUnavailable
@@ -27,7 +28,8 @@ def setup(*, needs_postgres: bool = False) -> None:
     The database URL goes into DATABASE_URL, where the sample app's settings read it.
     Without PostgreSQL, lessons that can run on SQLite do; the others stop here.
     """
-    ipytest.autoconfig(run_in_thread=True, raise_on_error=True, addopts=PYTEST_OPTIONS)
+    if get_ipython() is not None:  # outside a kernel (a script, a test) there are no magics
+        ipytest.autoconfig(run_in_thread=True, raise_on_error=True, addopts=PYTEST_OPTIONS)
     try:
         url = db.database_for_this_process("kernel")
     except PostgresUnavailable as error:
