@@ -60,7 +60,7 @@ def check_id(cell) -> str | None:
 
 
 def has_solution(cell) -> bool:
-    return BEGIN in cell.source
+    return BEGIN in cell.source or END in cell.source
 
 
 def exercises_of(nb) -> dict[str, list[str]]:

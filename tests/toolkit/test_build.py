@@ -1,0 +1,138 @@
+"""Exercises generated from solutions, the normal form, and the staleness check."""
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from conftest import solution_notebook
+
+from course import build
+from course.paths import PROJECT_ROOT
+
+
+def cell(nb, cell_id):
+    return next(c for c in nb.cells if c.id == cell_id)
+
+
+def test_solution_regions_become_loud_stubs_at_their_indentation():
+    exercise = build.exercise_from_solution(solution_notebook(), "99.ipynb")
+    assert cell(exercise, "ex1-solution").source == (
+        "def double(x):\n"
+        '    raise NotImplementedError("Exercise 99.1: replace this line with your solution")'
+    )
+    assert cell(exercise, "ex2-solution").source == (
+        'raise NotImplementedError("Exercise 99.2: replace this line with your solution")'
+    )
+
+
+def test_exercises_keep_ids_and_checks_and_lose_outputs():
+    solution = solution_notebook()
+    cell(solution, "ex1-check").outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="1 passed in 0.01s\n")
+    ]
+    exercise = build.exercise_from_solution(solution, "99.ipynb")
+    assert [c.id for c in exercise.cells] == [c.id for c in solution.cells]
+    assert cell(exercise, "ex1-check").source == cell(solution, "ex1-check").source
+    code = [c for c in exercise.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("### BEGIN SOLUTION\nx = 1", "never closed"),
+        ("x = 1\n### END SOLUTION", "without ### BEGIN SOLUTION"),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside another region"),
+    ],
+)
+def test_broken_markers_are_named_with_file_and_cell(source, message):
+    solution = solution_notebook()
+    cell(solution, "ex2-solution").source = source
+    with pytest.raises(build.NotebookError, match=message) as error:
+        build.exercise_from_solution(solution, "solutions/99.ipynb")
+    assert "solutions/99.ipynb cell ex2-solution" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        (lambda nb: setattr(cell(nb, "setup"), "source", "import os"), "first code cell"),
+        (lambda nb: setattr(cell(nb, "ex1-check"), "execution_count", None), "never executed"),
+        (lambda nb: setattr(cell(nb, "ex2-solution"), "source", "answer = 42"), "no solution"),
+        (lambda nb: setattr(cell(nb, "ex2-check"), "id", "ex1-check"), "duplicate cell ids"),
+    ],
+)
+def test_validation_names_what_is_wrong(breakage, message):
+    nb = solution_notebook()
+    breakage(nb)
+    with pytest.raises(build.NotebookError, match=message):
+        build.validate(nb, "solutions/99.ipynb", is_solution=True)
+
+
+def test_normal_form_is_idempotent_and_drops_editor_noise():
+    nb = solution_notebook()
+    nb.metadata["widgets"] = {"state": {}}
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
+    cell(nb, "ex1-check").metadata.update({"scrolled": True, "execution": {"iopub": "x"}})
+    once = build.normalize(nb)
+    assert build.dumps(build.normalize(once)) == build.dumps(once)
+    assert set(once.metadata) == {"kernelspec", "language_info"}
+    assert once.metadata.language_info == {"name": "python"}
+    assert cell(once, "ex1-check").metadata == {"course": {"check": "99.1"}}
+
+
+def test_build_is_deterministic_and_check_finds_staleness(course_root):
+    written = build.build(course_root)
+    assert course_root / "exercises" / "99_sample.ipynb" in written
+    assert build.build(course_root) == []  # nothing changed, nothing written
+    assert build.stale_files(course_root) == []
+
+    solution = course_root / "solutions" / "99_sample.ipynb"
+    nb = nbformat.read(solution, as_version=4)
+    cell(nb, "ex1-task").source += " Use `*`."
+    cell(nb, "ex1-solution").metadata["scrolled"] = True  # JupyterLab's noise
+    nbformat.write(nb, solution)
+    assert build.stale_files(course_root) == [
+        course_root / "exercises" / "99_sample.ipynb",
+        solution,
+    ]
+    build.build(course_root)
+    assert "Use `*`." in (course_root / "exercises" / "99_sample.ipynb").read_text()
+    assert build.stale_files(course_root) == []
+
+
+def test_orphan_and_hand_edited_exercises_are_reported(course_root):
+    build.build(course_root)
+    orphan = course_root / "exercises" / "98_gone.ipynb"
+    orphan.write_text("{}")
+    exercise = course_root / "exercises" / "99_sample.ipynb"
+    exercise.write_text(exercise.read_text().replace("replace this line", "my attempt"))
+    assert build.stale_files(course_root) == [orphan, exercise]
+
+
+def test_a_learners_exercise_is_backed_up_not_lost(course_root, monkeypatch):
+    monkeypatch.setenv("COURSE_STATE_DIR", str(course_root / ".course"))
+    build.build(course_root)
+    exercise = course_root / "exercises" / "99_sample.ipynb"
+    work = exercise.read_text().replace("replace this line", "my attempt")
+    exercise.write_text(work)
+    build.build(course_root)
+    backups = list((course_root / ".course" / "backups").glob("99_sample-*.ipynb"))
+    assert [b.read_text() for b in backups] == [work]
+
+
+def test_malformed_notebook_is_one_clear_error(course_root):
+    (course_root / "solutions" / "99_sample.ipynb").write_text('{"cells": [')
+    with pytest.raises(build.NotebookError, match="not a readable notebook"):
+        build.build(course_root)
+
+
+def test_the_repository_is_built_and_normalized():
+    result = subprocess.run(
+        [sys.executable, "-m", "course.cli", "build", "--check"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
