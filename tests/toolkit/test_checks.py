@@ -1,0 +1,105 @@
+"""Checks that can fail, proved in real kernels: on the stub, on the reference, and after
+hand edits to stored outputs."""
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from conftest import solution_notebook
+
+from course import build, execute
+from course.paths import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """Module 99 laid out like a real module, its solution executed as a maintainer would."""
+    root = tmp_path_factory.mktemp("course")
+    for folder in ("notebooks", "solutions", "exercises"):
+        (root / folder).mkdir()
+    path = root / "solutions" / "99_sample.ipynb"
+    nbformat.write(solution_notebook(executed=False), path)
+    nbformat.write(execute.execute(nbformat.read(path, 4), root, allow_errors=False), path)
+    build.build(root)
+    return build.Module("99_sample", root)
+
+
+def test_a_sound_module_verifies(sample):
+    assert execute.verify_module(sample) == []
+
+
+def test_a_check_that_passes_on_its_stub_is_named(sample, tmp_path):
+    # What happens when someone deletes an exercise's solution markers: the "stub" is the
+    # solution itself, so its check passes on the exercise notebook.
+    root = tmp_path
+    (root / "solutions").mkdir()
+    (root / "exercises").mkdir()
+    nb = nbformat.read(sample.path(build.SOLUTIONS), 4)
+    solution_cell = next(c for c in nb.cells if c.id == "ex2-solution")
+    solution_cell.source = "answer = 42"
+    # Exercise 99.2 now has no region; attach its check to 99.1's region so it still builds.
+    nb.cells = [c for c in nb.cells if c.id != "ex1-check"]
+    next(c for c in nb.cells if c.id == "ex2-check").metadata["course"]["check"] = "99.2"
+    nbformat.write(nb, root / "solutions" / "99_sample.ipynb")
+    problems = execute.verify_module(build.Module("99_sample", root))
+    assert problems == [
+        "exercise 99.2: its check passes on the stub, so it cannot tell a solved exercise "
+        "from an unsolved one"
+    ]
+
+
+def test_a_check_that_fails_on_the_reference_is_named(sample, tmp_path):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "exercises").mkdir()
+    nb = nbformat.read(sample.path(build.SOLUTIONS), 4)
+    check = next(c for c in nb.cells if c.id == "ex1-check")
+    check.source = check.source.replace("42", "43")
+    nbformat.write(nb, tmp_path / "solutions" / "99_sample.ipynb")
+    (problem,) = execute.verify_module(build.Module("99_sample", tmp_path))
+    assert problem.startswith("exercise 99.1: its check fails on the reference solution")
+
+
+def nbval(path, *extra):
+    return subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
+            "--nbval-sanitize-with", str(PROJECT_ROOT / "nbval_sanitize.cfg"),
+            "-p", "no:cacheprovider", "-q", str(path), *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=path.parent,
+    )  # fmt: skip
+
+
+def test_nbval_accepts_stored_outputs_and_rejects_a_hand_edit(sample, tmp_path):
+    stored = nbformat.read(sample.path(build.SOLUTIONS), 4)
+    check = next(c for c in stored.cells if c.id == "ex1-check")
+    summary = next(o for o in check.outputs if "passed in" in o.get("text", ""))
+
+    # The stored timing differs from the next run's: the sanitizer absorbs it.
+    clean = tmp_path / "clean.ipynb"
+    nbformat.write(stored, clean)
+    assert nbval(clean).returncode == 0
+
+    summary.text = summary.text.replace("1 passed", "2 passed")
+    edited = tmp_path / "edited.ipynb"
+    nbformat.write(stored, edited)
+    result = nbval(edited)
+    assert result.returncode == 1
+    assert "1 failed" in result.stdout
+
+
+def test_refreshing_outputs_changes_nothing_when_nothing_changed(sample, tmp_path):
+    path = tmp_path / "99_sample.ipynb"
+    path.write_text(sample.path(build.SOLUTIONS).read_text())
+    assert execute.refresh_outputs(path) is False
+    assert path.read_text() == sample.path(build.SOLUTIONS).read_text()
+
+
+@pytest.mark.parametrize("module", build.modules(), ids=lambda m: m.name)
+def test_course_exercises_fail_on_stubs_and_pass_on_references(module):
+    if not module.path(build.SOLUTIONS).exists():
+        pytest.skip(f"{module.name} has no exercises")
+    assert execute.verify_module(module) == []
