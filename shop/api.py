@@ -61,7 +61,7 @@ async def place_order(
 ) -> Order:
     items = [(line.product_id, line.quantity) for line in body.lines]
     order = await services.place_order(session, body.customer_id, items)
-    # Runs after the response is sent; it gets the sessionmaker, not this request's session.
+    # Runs after the response is sent, in a session of its own: it gets the sessionmaker.
     background_tasks.add_task(send_order_confirmation, sessionmaker, order.id)
     return order
 

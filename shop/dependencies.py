@@ -2,6 +2,8 @@
 
 The lifespan (shop.app) puts the sessionmaker and the HTTP client on `app.state`; these
 functions hand them to routes, so `app.dependency_overrides` can swap any of them.
+They are `async def` although they await nothing: FastAPI runs a plain `def` dependency in
+a worker thread, a needless hop for a lookup.
 """
 
 from collections.abc import AsyncIterator
@@ -15,11 +17,11 @@ from shop.rates import ExchangeRatesClient
 from shop.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.sessionmaker
 
 
@@ -31,12 +33,12 @@ async def get_session(
         yield session
 
 
-def get_http_client(request: Request) -> httpx.AsyncClient:
+async def get_http_client(request: Request) -> httpx.AsyncClient:
     """The app's one outbound client: it pools connections across requests."""
     return request.app.state.http_client
 
 
-def get_rates_client(
+async def get_rates_client(
     http_client: Annotated[httpx.AsyncClient, Depends(get_http_client)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> ExchangeRatesClient:

@@ -79,14 +79,18 @@ async def reserve_stock(session: AsyncSession, product_id: int, quantity: int) -
     `with_for_update()` (SELECT ... FOR UPDATE) locks the product's stock rows until the
     transaction ends, so a concurrent order waits here and then reads the decremented
     quantity. Without it, two orders read the same quantity and the second write silently
-    undoes the first (a lost update), which oversells. SQLite has no FOR UPDATE
-    (SQLAlchemy leaves it out); there a writer locks the whole database instead.
+    undoes the first (a lost update), which oversells. `populate_existing` makes the ORM
+    overwrite rows already in the session with what the locked read returned.
+
+    Safe under concurrency on PostgreSQL only: SQLite has no row locks, and SQLAlchemy
+    leaves FOR UPDATE out there.
     """
     stock_levels = await session.scalars(
         select(StockLevel)
         .where(StockLevel.product_id == product_id)
         .order_by(StockLevel.warehouse_id)
         .with_for_update()
+        .execution_options(populate_existing=True)
     )
     for stock in stock_levels:
         if stock.quantity >= quantity:
