@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+from course.errors import NotebookError
 from course.paths import PROJECT_ROOT, state_dir
 
 LESSONS, SOLUTIONS, EXERCISES = "notebooks", "solutions", "exercises"
@@ -26,10 +27,6 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("Exercise {exercise}: replace this line with your solution")'
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 KEPT_CELL_METADATA = ("tags", "course")
-
-
-class NotebookError(ValueError):
-    """A notebook breaks a course convention; the message names the file and the cell."""
 
 
 @dataclass(frozen=True)

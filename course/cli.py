@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course import build, db
+from course import db
+from course.errors import NotebookError
 from course.paths import PROJECT_ROOT
 from course.postgres import PostgresUnavailable
 
@@ -29,6 +30,8 @@ def _db(args) -> int:
 
 
 def _build(args) -> int:
+    from course import build  # nbformat takes a second to import: only for these commands
+
     if args.check:
         if stale := build.stale_files():
             print("Stale or unnormalized notebooks (run `course build`):")
@@ -56,6 +59,7 @@ def _build(args) -> int:
 
 
 def _verify(args) -> int:
+    from course import build
     from course.execute import verify_module
 
     chosen = [m for m in build.modules() if not args.modules or m.number in args.modules]
@@ -115,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (PostgresUnavailable, build.NotebookError) as error:
+    except (PostgresUnavailable, NotebookError) as error:
         print(f"course: {error}", file=sys.stderr)
         return 2
 

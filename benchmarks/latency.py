@@ -1,0 +1,89 @@
+"""How fast the course feels: `course db start` from cold and warm, kernel set-up, and the
+first and later check cells. Prints a table (seconds). Run: .venv/bin/python benchmarks/latency.py
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from jupyter_client.manager import start_new_kernel
+
+from course.paths import PROJECT_ROOT
+
+CHECK_CELL = """%%ipytest
+import pytest
+
+@pytest.mark.asyncio
+async def test_add():
+    assert 1 + 1 == 2
+"""
+WARM_RUNS = 7
+
+
+def timed(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def course_db(action: str, state: Path) -> None:
+    env = {**os.environ, "COURSE_STATE_DIR": str(state)}
+    command = [sys.executable, "-m", "course.cli", "db", action]
+    subprocess.run(command, env=env, check=True, capture_output=True)
+
+
+def database_rows() -> list[tuple[str, float]]:
+    with tempfile.TemporaryDirectory() as state:
+        cold = timed(lambda: course_db("start", Path(state)))
+        warm = timed(lambda: course_db("start", Path(state)))
+        course_db("stop", Path(state))
+        restart = timed(lambda: course_db("start", Path(state)))
+        course_db("stop", Path(state))
+    return [
+        ("course db start, cold (initdb + start)", cold),
+        ("course db start, already running", warm),
+        ("course db start, initialized but stopped", restart),
+    ]
+
+
+def kernel_rows() -> list[tuple[str, float]]:
+    rows = []
+    started = time.perf_counter()
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(PROJECT_ROOT / "notebooks"))
+    rows.append(("kernel start", time.perf_counter() - started))
+
+    def run(code: str) -> None:
+        reply = client.execute_interactive(code, timeout=120, output_hook=lambda message: None)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"cell failed: {reply['content']}")
+
+    try:
+        rows.append(
+            (
+                "setup cell: import course; course.setup()",
+                timed(lambda: run("import course; course.setup()")),
+            )
+        )
+        rows.append(("first check cell", timed(lambda: run(CHECK_CELL))))
+        warm = [timed(lambda: run(CHECK_CELL)) for _ in range(WARM_RUNS)]
+        rows.append((f"later check cells (median of {WARM_RUNS})", statistics.median(warm)))
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return rows
+
+
+def main() -> None:
+    rows = database_rows() + kernel_rows()
+    width = max(len(name) for name, _ in rows)
+    print(f"{'what':<{width}}  seconds")
+    for name, seconds in rows:
+        print(f"{name:<{width}}  {seconds:7.3f}")
+
+
+if __name__ == "__main__":
+    main()

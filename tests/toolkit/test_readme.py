@@ -1,0 +1,33 @@
+"""Every `sh` block of the README runs, as written, from the repository root."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from course.paths import PROJECT_ROOT
+
+README = (PROJECT_ROOT / "README.md").read_text()
+COMMANDS = [
+    line.strip()
+    for block in re.findall(r"^```sh\n(.*?)^```", README, flags=re.S | re.M)
+    for line in block.splitlines()
+    if line.strip()
+]
+
+
+def test_the_readme_has_runnable_blocks():
+    assert len(COMMANDS) >= 4
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_readme_command_runs(command):
+    venv_bin = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        command, shell=True, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
