@@ -79,6 +79,8 @@ def _lab(args) -> int:
     server = db.start()
     print(f"PostgreSQL is up: {server.description}")
     command = [sys.executable, "-m", "jupyter", "lab", START_NOTEBOOK, *args.jupyter_args]
+    if os.geteuid() == 0:
+        command.append("--allow-root")  # containers often run as root; Jupyter refuses without it
     return subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ)
 
 
@@ -116,7 +118,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args, extra = top.parse_known_args(argv)
+    if extra and args.command != "lab":
+        top.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.jupyter_args = extra
     try:
         return args.run(args)
     except (PostgresUnavailable, NotebookError) as error:
