@@ -25,7 +25,6 @@ class Customer(Base):
 
 class Product(Base):
     __tablename__ = "products"
-    __table_args__ = (CheckConstraint("price_cents >= 0", name="price_not_negative"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(64), unique=True)

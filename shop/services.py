@@ -17,11 +17,16 @@ from shop.errors import AlreadyExists, NotFound, OutOfStock, ShopError
 from shop.models import Base, Customer, Order, OrderLine, Product, StockLevel, Warehouse
 from shop.rates import ExchangeRatesClient
 
-Row = TypeVar("Row", bound=Base)
+Model = TypeVar("Model", bound=Base)
 
 
-async def _add_unique(session: AsyncSession, row: Row, what: str) -> Row:
-    """Insert a row whose natural key must be unique; a duplicate becomes `AlreadyExists`."""
+async def _add_unique(session: AsyncSession, row: Model, what: str) -> Model:
+    """Insert a row whose natural key must be unique; a duplicate becomes `AlreadyExists`.
+
+    Catching the database's refusal, rather than looking first, is safe against a
+    concurrent insert of the same key. (On these tables a unique key is the only
+    constraint that a well-typed insert can break.)
+    """
     session.add(row)
     try:
         await session.commit()
@@ -31,7 +36,7 @@ async def _add_unique(session: AsyncSession, row: Row, what: str) -> Row:
     return row
 
 
-async def _get_or_404(session: AsyncSession, model: type[Row], id_: int) -> Row:
+async def _get_or_404(session: AsyncSession, model: type[Model], id_: int) -> Model:
     row = await session.get(model, id_)
     if row is None:
         raise NotFound(f"{model.__name__} {id_} not found")

@@ -13,6 +13,19 @@ from shop.settings import Settings
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
+def order_of(customer_id: int, product_id: int, quantity: int) -> dict:
+    """The JSON body of a one-line order."""
+    return {"customer_id": customer_id, "lines": [{"product_id": product_id, "quantity": quantity}]}
+
+
+async def place_widget_order(client: httpx.AsyncClient, catalog, quantity: int) -> int:
+    response = await client.post(
+        "/orders", json=order_of(catalog.customer_id, catalog.widget_id, quantity)
+    )
+    assert response.status_code == 201
+    return response.json()["id"]
+
+
 async def test_create_and_list_products(client: httpx.AsyncClient) -> None:
     created = await client.post(
         "/products", json={"sku": "A-1", "name": "Apple", "price_cents": 99}
@@ -87,11 +100,7 @@ async def test_create_customer_validates_the_email(client: httpx.AsyncClient) ->
 
 async def test_place_order(client: httpx.AsyncClient, catalog, stock) -> None:
     response = await client.post(
-        "/orders",
-        json={
-            "customer_id": catalog.customer_id,
-            "lines": [{"product_id": catalog.widget_id, "quantity": 2}],
-        },
+        "/orders", json=order_of(catalog.customer_id, catalog.widget_id, 2)
     )
 
     assert response.status_code == 201
@@ -113,11 +122,7 @@ async def test_place_order_beyond_the_stock(
     client: httpx.AsyncClient, session: AsyncSession, catalog, stock
 ) -> None:
     response = await client.post(
-        "/orders",
-        json={
-            "customer_id": catalog.customer_id,
-            "lines": [{"product_id": catalog.gadget_id, "quantity": 3}],
-        },
+        "/orders", json=order_of(catalog.customer_id, catalog.gadget_id, 3)
     )
 
     assert response.status_code == 409
@@ -127,10 +132,7 @@ async def test_place_order_beyond_the_stock(
 
 
 async def test_place_order_for_an_unknown_customer(client: httpx.AsyncClient, catalog) -> None:
-    response = await client.post(
-        "/orders",
-        json={"customer_id": 999999, "lines": [{"product_id": catalog.widget_id, "quantity": 1}]},
-    )
+    response = await client.post("/orders", json=order_of(999999, catalog.widget_id, 1))
     assert response.status_code == 404
 
 
@@ -138,11 +140,7 @@ async def test_placing_an_order_sends_a_confirmation_in_the_background(
     client: httpx.AsyncClient, session: AsyncSession, catalog
 ) -> None:
     response = await client.post(
-        "/orders",
-        json={
-            "customer_id": catalog.customer_id,
-            "lines": [{"product_id": catalog.widget_id, "quantity": 1}],
-        },
+        "/orders", json=order_of(catalog.customer_id, catalog.widget_id, 1)
     )
     assert response.status_code == 201
 
@@ -157,26 +155,10 @@ async def test_a_refused_order_sends_no_confirmation(
     client: httpx.AsyncClient, session: AsyncSession, catalog
 ) -> None:
     response = await client.post(
-        "/orders",
-        json={
-            "customer_id": catalog.customer_id,
-            "lines": [{"product_id": catalog.gadget_id, "quantity": 99}],
-        },
+        "/orders", json=order_of(catalog.customer_id, catalog.gadget_id, 99)
     )
     assert response.status_code == 409
     assert await session.scalar(select(Notification)) is None
-
-
-async def place_widget_order(client: httpx.AsyncClient, catalog, quantity: int) -> int:
-    response = await client.post(
-        "/orders",
-        json={
-            "customer_id": catalog.customer_id,
-            "lines": [{"product_id": catalog.widget_id, "quantity": quantity}],
-        },
-    )
-    assert response.status_code == 201
-    return response.json()["id"]
 
 
 async def test_get_order(client: httpx.AsyncClient, catalog) -> None:
