@@ -11,14 +11,16 @@ from shop.models import Base, Product, create_schema
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def count_products(connectable: AsyncSession | AsyncEngine) -> int:
-    if isinstance(connectable, AsyncSession):
-        return await connectable.scalar(select(func.count()).select_from(Product))
-    async with connectable.connect() as other_connection:
-        return await other_connection.scalar(select(func.count()).select_from(Product))
+COUNT_PRODUCTS = select(func.count()).select_from(Product)
+
+
+async def products_seen_by_another_connection(engine: AsyncEngine) -> int:
+    async with engine.connect() as other_connection:
+        return await other_connection.scalar(COUNT_PRODUCTS)
 
 
 async def test_a_test_starts_with_every_table_empty(session: AsyncSession) -> None:
+    # The tests that ran before this one wrote rows: none may be left.
     for table in Base.metadata.sorted_tables:
         count = await session.scalar(select(func.count()).select_from(table))
         assert count == 0, f"{table.name} holds rows left by an earlier test"
@@ -34,9 +36,9 @@ async def test_commits_stay_inside_the_test_transaction(
     )
     assert response.status_code == 201
 
-    assert await count_products(session) == 2
+    assert await session.scalar(COUNT_PRODUCTS) == 2
     # Any other connection sees nothing: the commits only released savepoints.
-    assert await count_products(engine) == 0
+    assert await products_seen_by_another_connection(engine) == 0
 
 
 @pytest.mark.parametrize(("with_fix", "rows_left"), [(False, 1), (True, 0)])
@@ -51,9 +53,11 @@ async def test_sqlite_savepoints_leak_without_the_documented_fix(
     await create_schema(engine)
     async with engine.connect() as connection:
         transaction = await connection.begin()
-        async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as s:
-            await services.create_product(s, "LEAK-1", "Should vanish", 100)
+        async with AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint"
+        ) as session:
+            await services.create_product(session, "LEAK-1", "Should vanish", 100)
         await transaction.rollback()
 
-    assert await count_products(engine) == rows_left
+    assert await products_seen_by_another_connection(engine) == rows_left
     await engine.dispose()
