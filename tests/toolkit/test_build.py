@@ -5,7 +5,7 @@ import sys
 
 import nbformat
 import pytest
-from conftest import solution_notebook
+from sample_notebooks import solution_notebook
 
 from course import build
 from course.paths import PROJECT_ROOT

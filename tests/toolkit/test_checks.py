@@ -6,7 +6,7 @@ import sys
 
 import nbformat
 import pytest
-from conftest import solution_notebook
+from sample_notebooks import solution_notebook
 
 from course import build, execute
 from course.paths import PROJECT_ROOT
