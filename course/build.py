@@ -168,14 +168,25 @@ def _last_check_index(nb) -> int:
     return max((i for i, cell in enumerate(nb.cells) if check_id(cell)), default=-1)
 
 
-def exercise_from_solution(solution, path: Path):
-    """The exercise notebook: solution regions stubbed, outputs cleared, cell ids kept."""
+def exercise_from_solution(solution, path: Path, *, only: str | None = None):
+    """The exercise notebook: solution regions stubbed, outputs cleared, cell ids kept.
+
+    With `only`, just that exercise is stubbed and every other keeps its solution: what a
+    learner sees who has solved all but that one.
+    """
     exercise = normalize(solution, keep_outputs=False)
     owner = {cell_id: ex for ex, cells in exercises_of(exercise).items() for cell_id in cells}
     for cell in exercise.cells:
-        if has_solution(cell):
+        if has_solution(cell) and only in (None, owner.get(cell.id)):
             cell.source = _stub_regions(cell.source, owner[cell.id], f"{path} cell {cell.id}")
+        elif has_solution(cell):
+            cell.source = _solution_only(cell.source)
     return exercise
+
+
+def _solution_only(source: str) -> str:
+    """The source with its marker lines removed: the reference, as a learner would write it."""
+    return "\n".join(line for line in source.split("\n") if line.strip() not in (BEGIN, END))
 
 
 # --- the build ---------------------------------------------------------------------------

@@ -103,20 +103,38 @@ def check_results(nb, cwd: Path) -> list[CheckResult]:
 
 
 def verify_module(module: build.Module) -> list[str]:
-    """Problems with a module's exercises, each naming the exercise; empty when sound."""
+    """Problems with a module's exercises, each naming the exercise; empty when sound.
+
+    Three kinds of run, each in a fresh kernel: the solution notebook (every check passes);
+    the exercise notebook as generated (every check fails); and, for each exercise, the
+    solution with only that exercise stubbed (its check fails), which proves that a check
+    fails on its own stub and not merely because an earlier exercise is unsolved.
+    """
+    path = module.path(build.SOLUTIONS)
+    solution = nbformat.read(path, as_version=4)
     problems = []
-    solution = nbformat.read(module.path(build.SOLUTIONS), as_version=4)
-    exercise = build.exercise_from_solution(solution, module.path(build.SOLUTIONS))
-    expected = list(build.exercises_of(solution))
-    for result in check_results(solution, module.path(build.SOLUTIONS).parent):
+
+    for result in check_results(solution, path.parent):
         if not result.passed:
-            problems.append(f"exercise {result.exercise}: its check fails on the reference "
-                            f"solution ({result.error})")  # fmt: skip
-    on_stub = check_results(exercise, module.path(build.EXERCISES).parent)
-    for result in on_stub:
+            problems.append(
+                f"exercise {result.exercise}: its check fails on the reference solution "
+                f"({result.error})"
+            )
+    generated = build.exercise_from_solution(solution, path)
+    for result in check_results(generated, module.path(build.EXERCISES).parent):
         if result.passed:
-            problems.append(f"exercise {result.exercise}: its check passes on the stub, so it "
-                            "cannot tell a solved exercise from an unsolved one")  # fmt: skip
-    if missing := sorted(set(expected) - {r.exercise for r in on_stub}):
-        problems.append(f"exercises {missing}: their check cells did not run")
+            problems.append(
+                f"exercise {result.exercise}: its check passes on the generated exercise "
+                "notebook, so it cannot tell a solved exercise from an unsolved one"
+            )
+    for exercise in build.exercises_of(solution):
+        alone = build.exercise_from_solution(solution, path, only=exercise)
+        last = max(i for i, cell in enumerate(alone.cells) if build.check_id(cell) == exercise)
+        alone.cells = alone.cells[: last + 1]  # nothing after its check matters here
+        verdict = {r.exercise: r for r in check_results(alone, path.parent)}
+        if verdict[exercise].passed:
+            problems.append(
+                f"exercise {exercise}: its check passes when only its own solution is "
+                "replaced by the stub"
+            )
     return problems

@@ -44,8 +44,9 @@ def test_a_check_that_passes_on_its_stub_is_named(sample, tmp_path):
     nbformat.write(nb, root / "solutions" / "99_sample.ipynb")
     problems = execute.verify_module(build.Module("99_sample", root))
     assert problems == [
-        "exercise 99.2: its check passes on the stub, so it cannot tell a solved exercise "
-        "from an unsolved one"
+        "exercise 99.2: its check passes on the generated exercise notebook, so it cannot "
+        "tell a solved exercise from an unsolved one",
+        "exercise 99.2: its check passes when only its own solution is replaced by the stub",
     ]
 
 
