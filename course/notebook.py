@@ -15,6 +15,9 @@ PYTEST_OPTIONS = [
     "--rootdir", ".",  # test ids read `t_<module>.py::test_name`, wherever the notebook is
     "-q", "--color=no",  # quiet, stable output that nbval can compare
     "-p", "no:cacheprovider",  # no .pytest_cache beside the notebooks
+    # Only the plugins the course uses: autoloading every installed one (nbval, xdist, ...)
+    # adds ~2 s to the first check cell of every kernel.
+    "--disable-plugin-autoload", "-p", "asyncio", "-p", "anyio", "-p", "respx",
 ]  # fmt: skip
 
 
