@@ -97,10 +97,3 @@ def test_refreshing_outputs_changes_nothing_when_nothing_changed(sample, tmp_pat
     path.write_text(sample.path(build.SOLUTIONS).read_text())
     assert execute.refresh_outputs(path) is False
     assert path.read_text() == sample.path(build.SOLUTIONS).read_text()
-
-
-@pytest.mark.parametrize("module", build.modules(), ids=lambda m: m.name)
-def test_course_exercises_fail_on_stubs_and_pass_on_references(module):
-    if not module.path(build.SOLUTIONS).exists():
-        pytest.skip(f"{module.name} has no exercises")
-    assert execute.verify_module(module) == []
