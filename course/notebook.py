@@ -13,11 +13,17 @@ PYTEST_INI = Path(__file__).with_name("notebook-pytest.ini")
 PYTEST_OPTIONS = [
     "-c", str(PYTEST_INI),  # the course's settings, not those of whatever project is around
     "--rootdir", ".",  # test ids read `t_<module>.py::test_name`, wherever the notebook is
+    "--noconftest",  # a stray conftest.py above the notebook must not change its results
     "-q", "--color=no",  # quiet, stable output that nbval can compare
+    "--force-short-summary",  # the same summary lines whether or not CI is set
     "-p", "no:cacheprovider",  # no .pytest_cache beside the notebooks
     # Only the plugins the course uses: autoloading every installed one (nbval, xdist, ...)
     # adds ~2 s to the first check cell of every kernel.
-    "--disable-plugin-autoload", "-p", "asyncio", "-p", "anyio", "-p", "respx",
+    "--disable-plugin-autoload",
+    "-p", "pytest_asyncio.plugin", "-p", "anyio.pytest_plugin", "-p", "respx.plugin",
+    # Naming a plugin marks it for assertion rewriting; once a cell has imported it, pytest
+    # warns (with a machine-specific path) that it cannot be rewritten. Nothing is lost.
+    "-W", "ignore::pytest.PytestAssertRewriteWarning",
 ]  # fmt: skip
 
 
