@@ -104,10 +104,29 @@ def normalize(nb, *, keep_outputs: bool = True):
         if cell.cell_type == "code":
             if not keep_outputs:
                 cell.outputs, cell.execution_count = [], None
+            cell.outputs = merge_streams(cell.outputs)
             for output in cell.outputs:
                 if "metadata" in output:
                     output.metadata = nbformat.from_dict({})
     return nb
+
+
+def merge_streams(outputs) -> list:
+    """One output per run of stdout (or stderr) text: how the kernel splits a cell's prints
+    into messages varies from run to run, and nbval merges them before comparing too."""
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def dumps(nb) -> str:

@@ -50,7 +50,6 @@ def _build(args) -> int:
             if module.path(kind).exists()
         ]
         for path in paths:
-            build.build()  # normalize first, so execution sees what will be stored
             changed = refresh_outputs(path)
             print(f"{'updated' if changed else 'unchanged'}: {path.relative_to(PROJECT_ROOT)}")
     for path in build.build():

@@ -49,7 +49,7 @@ def comparable(outputs, patterns) -> str:
     """Outputs as nbval sees them: sanitized text, without counts and metadata."""
     kept = [
         {k: v for k, v in output.items() if k not in ("execution_count", "metadata")}
-        for output in outputs
+        for output in build.merge_streams(outputs)
     ]
     text = json.dumps(kept, sort_keys=True)
     for pattern, replace in patterns:
