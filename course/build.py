@@ -123,7 +123,7 @@ def merge_streams(outputs) -> list:
             and previous.output_type == "stream"
             and previous.name == output.name
         ):
-            previous.text += output.text
+            merged[-1] = nbformat.from_dict({**previous, "text": previous.text + output.text})
         else:
             merged.append(output)
     return merged

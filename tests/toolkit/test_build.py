@@ -136,3 +136,17 @@ def test_the_repository_is_built_and_normalized():
         cwd=PROJECT_ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_stream_outputs_are_merged_without_touching_the_original():
+    outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="."),
+        nbformat.v4.new_output("stream", name="stdout", text="1 passed\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="warning\n"),
+    ]
+    merged = build.merge_streams(outputs)
+    assert [(o.name, o.text) for o in merged] == [
+        ("stdout", ".1 passed\n"),
+        ("stderr", "warning\n"),
+    ]
+    assert [o.text for o in outputs] == [".", "1 passed\n", "warning\n"]
