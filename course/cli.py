@@ -74,6 +74,15 @@ def _verify(args) -> int:
     return 1 if failed else 0
 
 
+def _grade(args) -> int:
+    from course.grading import grade
+
+    submissions = grade(args.submissions, args.out, timeout=args.timeout, workers=args.workers)
+    print(f"Graded {len(submissions)} notebooks: {args.out / 'gradebook.csv'}")
+    print((args.out / "summary.md").read_text())
+    return 0
+
+
 def _lab(args) -> int:
     server = db.start()
     print(f"PostgreSQL is up: {server.description}")
@@ -107,6 +116,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("modules", nargs="*", metavar="NN", help="module numbers (default: all)")
     p.set_defaults(run=_verify)
+
+    p = commands.add_parser("grade", help="grade learners' exercise notebooks with nbval")
+    p.add_argument("submissions", nargs="+", help="notebooks, or folders (one per learner)")
+    p.add_argument("--out", required=True, type=Path, help="where the gradebook goes")
+    p.add_argument("--timeout", type=int, default=60, help="seconds one cell may run")
+    p.add_argument("--workers", default="auto", help="kernels at once (xdist -n); 0: no xdist")
+    p.set_defaults(run=_grade)
 
     p = commands.add_parser(
         "lab", help="start PostgreSQL and open JupyterLab on the start notebook"

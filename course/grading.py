@@ -1,0 +1,291 @@
+"""Grading learners' exercise notebooks against the reference solutions, with nbval.
+
+nbval compares a notebook only with its own stored outputs, and a learner's notebook has none
+worth trusting. So each submission is first *prepared*, on a copy: every cell the learner is
+not meant to change (the set-up, given code, and above all the check cells) is restored from
+solutions/ by cell id, missing ones are put back, and each check cell gets the reference's
+stored outputs and the `nbval-check-output` tag. nbval then runs the prepared copies in real
+kernels (one per notebook, each with its own database), in parallel, and a check cell passes
+only when it runs without error and prints what the reference printed, under the sanitizer.
+"""
+
+import csv
+import json
+import re
+import shlex
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from course import build
+from course.paths import PROJECT_ROOT
+
+SANITIZER = PROJECT_ROOT / "nbval_sanitize.cfg"
+# An empty configuration: no project's pytest settings (xfail_strict, addopts) may change verdicts.
+GRADING_INI = Path(__file__).with_name("grading-pytest.ini")
+CHECK_OUTPUT_TAG = "nbval-check-output"
+VERDICTS = ("pass", "fail", "error")
+ANSI = re.compile(r"\x1b\[[0-9;]*m|#x1B\[[0-9;]*m")
+
+
+@dataclass
+class Submission:
+    given: str  # the path as given on the command line
+    path: Path
+    module: str = ""  # e.g. "01_event_loops"
+    verdicts: dict[str, str] = field(default_factory=dict)  # exercise id -> pass/fail/error
+    notes: list[str] = field(default_factory=list)
+    prepared: Path | None = None
+    checks: dict[str, int] = field(default_factory=dict)  # exercise id -> nbval cell number
+
+    @property
+    def score(self) -> str:
+        passed = sum(verdict == "pass" for verdict in self.verdicts.values())
+        return f"{passed}/{len(self.verdicts)}" if self.verdicts else ""
+
+
+def find_notebooks(paths: list[str]) -> list[tuple[str, Path]]:
+    """Each submitted notebook, with the path under which it was given: files as they are,
+    folders searched (one folder per learner, or any layout)."""
+    found = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            notebooks = sorted(
+                p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+            )
+            found += [(str(p), p) for p in notebooks]
+        else:
+            found.append((given, path))
+    return found
+
+
+def references(root: Path = PROJECT_ROOT) -> dict[str, nbformat.NotebookNode]:
+    return {
+        module.name: nbformat.read(module.path(build.SOLUTIONS), as_version=4)
+        for module in build.modules(root)
+        if module.path(build.SOLUTIONS).exists()
+    }
+
+
+def _read(path: Path):
+    """The submission as a notebook, or a note saying why it cannot be graded."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        return None, f"unreadable file ({error.__class__.__name__})"
+    if not text.strip():
+        return None, "empty file"
+    try:
+        return nbformat.reads(text, as_version=4), ""
+    except Exception as error:
+        return None, f"malformed notebook ({str(error).splitlines()[0][:120]})"
+
+
+def identify(nb, filename: str, refs: dict) -> tuple[str, list[str]]:
+    """The module a notebook belongs to, by its cell ids (file names get changed)."""
+    ids = {cell.get("id") for cell in nb.cells}
+    overlap = {
+        name: len(ids & {cell.id for cell in ref.cells}) / len(ref.cells)
+        for name, ref in refs.items()
+    }
+    best = max(overlap, key=overlap.get, default="")
+    if not best or overlap[best] < 0.5:
+        return "", ["not a notebook of this course (its cells match no module)"]
+    named = filename.split("_", 1)[0]
+    if named.isdigit() and named != best.split("_", 1)[0]:
+        return best, [f"file name says module {named}, but it is module {best}"]
+    return best, []
+
+
+def _protected(reference) -> list:
+    """Cells the learner is not meant to change: every code cell without a solution region."""
+    return [c for c in reference.cells if c.cell_type == "code" and not build.has_solution(c)]
+
+
+def prepare(submitted, reference) -> tuple[nbformat.NotebookNode, list[str]]:
+    """A gradable copy of a submission, and notes on what was restored."""
+    as_submitted = {cell.get("id"): cell for cell in submitted.cells}
+    nb = build.normalize(submitted, keep_outputs=False)
+    notes = []
+    reference_order = [cell.id for cell in reference.cells]
+    for ref in _protected(reference):
+        exercise = build.check_id(ref)
+        what = f"check {exercise}" if exercise else f"given cell {ref.id}"
+        restored = nbformat.from_dict(ref)
+        if exercise:
+            restored.metadata.setdefault("tags", []).append(CHECK_OUTPUT_TAG)
+        else:
+            restored.outputs, restored.execution_count = [], None
+        original = as_submitted.get(ref.id)
+        if original is None:
+            notes.append(f"{what} was missing (restored)")
+            nb.cells.insert(_insertion_point(nb.cells, reference_order, ref.id), restored)
+            continue
+        if original.source.rstrip() != ref.source.rstrip():
+            notes.append(f"{what} was edited (restored)")
+        if exercise and original.get("outputs") and original.get("execution_count") is None:
+            notes.append(f"{what} had outputs without being run (ignored)")
+        position = next(i for i, cell in enumerate(nb.cells) if cell.id == ref.id)
+        nb.cells[position] = restored
+    return nb, notes
+
+
+def _insertion_point(cells, reference_order: list[str], cell_id: str) -> int:
+    """Right after the nearest cell that comes before it in the reference, if present."""
+    position = {cell.id: i for i, cell in enumerate(cells)}
+    for earlier in reversed(reference_order[: reference_order.index(cell_id)]):
+        if earlier in position:
+            return position[earlier] + 1
+    return 0
+
+
+def nbval_command(prepared_dir: Path, junit: Path, *, timeout: int, workers: str) -> list[str]:
+    """The plain nbval run the grader makes; an instructor can run it by hand."""
+    parallel = ["-n", workers, "--dist", "loadfile"] if workers != "0" else []
+    return [
+        sys.executable, "-m", "pytest", str(prepared_dir),
+        "-c", str(GRADING_INI), "--rootdir", str(prepared_dir), "-p", "no:cacheprovider",
+        "--disable-plugin-autoload", "-p", "nbval", *(["-p", "xdist"] if parallel else []),
+        "--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with", str(SANITIZER),
+        "--nbval-cell-timeout", str(timeout), *parallel,
+        "--junitxml", str(junit), "-o", "junit_family=xunit1", "-q",
+    ]  # fmt: skip
+
+
+def nbval_results(junit: Path, prepared_dir: Path) -> dict[Path, dict[int, tuple[str, str]]]:
+    """nbval's verdict on every cell: notebook -> cell number -> (outcome, message)."""
+    results: dict[Path, dict[int, tuple[str, str]]] = {}
+    for case in ElementTree.parse(junit).iter("testcase"):
+        match = re.fullmatch(r"Cell (\d+)", case.get("name", ""))
+        if not match or not case.get("file"):
+            continue
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = {"failure": "failed", "error": "failed", "skipped": "skipped"}[child.tag]
+                message = ANSI.sub("", child.get("message") or child.text or "")
+        notebook = (prepared_dir / case.get("file")).resolve()
+        results.setdefault(notebook, {})[int(match[1])] = (outcome, message)
+    return results
+
+
+def _cell_numbers(nb) -> dict[str, int]:
+    """nbval numbers code cells only, from 0: each check cell's number."""
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    return {build.check_id(cell): i for i, cell in enumerate(code) if build.check_id(cell)}
+
+
+def judge(submission: Submission, cells: dict[int, tuple[str, str]], cell_ids: list[str]):
+    """Verdicts for one prepared submission from nbval's per-cell results."""
+    died_at = None
+    for number in sorted(cells):
+        outcome, message = cells[number]
+        if "Failed to interrupt kernel" in message or "Kernel died" in message:
+            died_at = number if died_at is None else died_at
+            submission.notes.append(f"kernel died or hung in cell {cell_ids[number]}")
+        elif "Timeout of" in message:
+            submission.notes.append(f"cell {cell_ids[number]} timed out")
+    for exercise, number in submission.checks.items():
+        outcome, message = cells.get(number, ("missing", ""))
+        if outcome == "passed":
+            submission.verdicts[exercise] = "pass"
+        elif outcome == "missing" or (died_at is not None and number >= died_at):
+            submission.verdicts[exercise] = "error"
+        else:
+            submission.verdicts[exercise] = "fail"
+
+
+def grade(paths: list[str], out: Path, *, timeout: int = 60, workers: str = "auto",
+          root: Path = PROJECT_ROOT) -> list[Submission]:  # fmt: skip
+    """Grade every submitted notebook; writes out/gradebook.csv and out/summary.md."""
+    refs = references(root)
+    prepared_dir = (out / "prepared").resolve()
+    prepared_dir.mkdir(parents=True, exist_ok=True)
+    submissions = []
+    for index, (given, path) in enumerate(find_notebooks(paths), 1):
+        submission = Submission(given, path)
+        submissions.append(submission)
+        nb, problem = _read(path)
+        if nb is None:
+            submission.module = _module_from_name(path.name, refs)
+            submission.notes.append(problem)
+            continue
+        try:
+            submission.module, notes = identify(nb, path.name, refs)
+            submission.notes += notes
+            if not submission.module:
+                continue
+            prepared, notes = prepare(nb, refs[submission.module])
+        except Exception as error:  # valid JSON, but not a notebook we can work with
+            submission.notes.append(f"malformed notebook ({error.__class__.__name__}: {error})")
+            continue
+        submission.notes += notes
+        submission.checks = _cell_numbers(prepared)
+        submission.prepared = prepared_dir / f"{index:03d}" / f"{submission.module}.ipynb"
+        submission.prepared.parent.mkdir(exist_ok=True)
+        nbformat.write(prepared, submission.prepared)
+
+    junit = (out / "nbval-junit.xml").resolve()
+    command = nbval_command(prepared_dir, junit, timeout=timeout, workers=workers)
+    gradable = [s for s in submissions if s.prepared]
+    if gradable:
+        print("nbval command:\n  " + shlex.join(command), flush=True)
+        with open(out / "nbval.log", "w") as log:
+            subprocess.run(command, cwd=prepared_dir, stdout=log, stderr=subprocess.STDOUT)
+        results = nbval_results(junit, prepared_dir) if junit.exists() else {}
+        for submission in gradable:
+            nb = nbformat.read(submission.prepared, as_version=4)
+            cell_ids = [cell.id for cell in nb.cells if cell.cell_type == "code"]
+            judge(submission, results.get(submission.prepared.resolve(), {}), cell_ids)
+    for submission in submissions:
+        exercises = build.exercises_of(refs[submission.module]) if submission.module else {}
+        for exercise in exercises:
+            submission.verdicts.setdefault(exercise, "error")
+    write_gradebook(submissions, out, command)
+    return submissions
+
+
+def _module_from_name(filename: str, refs: dict) -> str:
+    number = filename.split("_", 1)[0]
+    return next((name for name in refs if name.split("_", 1)[0] == number), "")
+
+
+def write_gradebook(submissions: list[Submission], out: Path, command: list[str]) -> None:
+    exercises = sorted({exercise for s in submissions for exercise in s.verdicts})
+    with open(out / "gradebook.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["submission", "module", *exercises, "score", "notes"])
+        for s in submissions:
+            verdicts = [s.verdicts.get(exercise, "") for exercise in exercises]
+            writer.writerow([s.given, s.module, *verdicts, s.score, "; ".join(s.notes)])
+
+    lines = [
+        "# Grading summary",
+        "",
+        f"{len(submissions)} notebooks; "
+        f"{sum(bool(s.notes) for s in submissions)} with notes (see gradebook.csv).",
+        "",
+        "| exercise | pass | fail | error | pass rate |",
+        "|---|---|---|---|---|",
+    ]
+    for exercise in exercises:
+        counts = Counter(s.verdicts[exercise] for s in submissions if exercise in s.verdicts)
+        total = sum(counts.values())
+        rate = f"{100 * counts['pass'] / total:.0f}%" if total else "-"
+        lines.append(
+            f"| {exercise} | {counts['pass']} | {counts['fail']} | {counts['error']} | {rate} |"
+        )
+    lines += ["", "The nbval command that produced the verdicts:", "", "    " + shlex.join(command)]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    (out / "check-cells.json").write_text(
+        json.dumps(
+            {str(s.prepared): s.checks for s in submissions if s.prepared}, indent=1
+        )  # which nbval "Cell N" is which exercise, for reading nbval's own report
+        + "\n"
+    )

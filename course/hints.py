@@ -1,0 +1,85 @@
+"""Short hints for known mistakes, keyed on the error they produce.
+
+Used twice: as a pytest plugin in every notebook (loaded by course.setup), which prints the
+hints under a failing run's summary; and by `course check`, on the failures it reports.
+"""
+
+import re
+
+HINTS = [
+    (
+        r"NotImplementedError: Exercise \d+\.\d+",
+        "This exercise still has its stub: replace the `raise NotImplementedError(...)` line "
+        "with your solution and run that cell, then the check.",
+    ),
+    (
+        r"NameError: name '\w+' is not defined|fixture '\w+' not found",
+        "The check uses a name your exercise cell should define: run (or solve) the cell "
+        "above the check first.",
+    ),
+    (
+        r"attached to a different loop|Event loop is closed",
+        "An object made on one event loop (a pooled connection, a client) was used on another. "
+        "Give the fixture and the tests that use it the same loop_scope, or create the object "
+        "inside the loop that uses it (module 01).",
+    ),
+    (
+        r"another operation is in progress",
+        "Two awaits shared one asyncpg connection, often a pooled connection left over from a "
+        "closed loop: see 'attached to a different loop' in module 01.",
+    ),
+    (
+        r"Runner\.run\(\) cannot be called from a running event loop",
+        "pytest ran in the kernel's own thread, where a loop is already running: run "
+        "`import course; course.setup()` again (it sets ipytest's run_in_thread=True).",
+    ),
+    (
+        r"ScopeMismatch.*_scoped_runner|_scoped_runner.*ScopeMismatch",
+        "A fixture's scope is wider than its loop_scope: give it a loop_scope at least as wide, "
+        "e.g. @pytest_asyncio.fixture(scope='module', loop_scope='module').",
+    ),
+    (
+        r"coroutine '[\w.]+' was never awaited",
+        "An async function was called without `await`: the call only made a coroutine object, "
+        "and nothing ran.",
+    ),
+    (
+        r"async def functions are not natively supported",
+        "pytest-asyncio runs an async test only when it is marked (strict mode): add "
+        "@pytest.mark.asyncio, or pytestmark = pytest.mark.asyncio for the whole cell.",
+    ),
+    (
+        r"fixture 'event_loop' not found",
+        "pytest-asyncio 1.0 removed the event_loop fixture: choose a loop with loop_scope on "
+        "the asyncio mark or the fixture instead.",
+    ),
+    (
+        r"duplicate key value violates unique constraint|UNIQUE constraint failed",
+        "Rows from an earlier test are still in the database: does your session fixture roll "
+        "back what each test wrote (module 02: join_transaction_mode='create_savepoint')?",
+    ),
+    (
+        r"cannot truncate a table referenced in a foreign key constraint",
+        "PostgreSQL truncates related tables only together: name them all in one TRUNCATE, or "
+        "add CASCADE (module 02).",
+    ),
+]
+_COMPILED = [(re.compile(pattern, re.S), hint) for pattern, hint in HINTS]
+
+
+def hints_for(text: str) -> list[str]:
+    """The hints whose error appears in text, in the order of HINTS, each once."""
+    return [hint for pattern, hint in _COMPILED if pattern.search(text)]
+
+
+# --- the pytest plugin ---------------------------------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter):
+    failures = [
+        report.longreprtext
+        for kind in ("failed", "error")
+        for report in terminalreporter.stats.get(kind, [])
+    ]
+    for hint in hints_for("\n".join(failures)):
+        terminalreporter.write_line(f"Hint: {hint}")
