@@ -83,6 +83,31 @@ def _grade(args) -> int:
     return 0
 
 
+def _check(args) -> int:
+    from course.grading import self_check
+
+    reports = self_check(args.notebook, timeout=args.timeout)
+    for report in reports:
+        print(f"{report.exercise}  {report.verdict.upper()}")
+        for line in report.message.splitlines():
+            print(f"    {line}")
+        for hint in report.hints:
+            print(f"    Hint: {hint}")
+    passed = sum(report.verdict == "pass" for report in reports)
+    print(f"{passed} of {len(reports)} exercises pass.")
+    return 0 if passed == len(reports) else 1
+
+
+def _progress(args) -> int:
+    from course.grading import saved_progress
+
+    print(f"{'module':<20} {'exercise':<9} state (as saved in exercises/)")
+    for module, states in saved_progress().items():
+        for exercise, state in states.items():
+            print(f"{module:<20} {exercise:<9} {state}")
+    return 0
+
+
 def _lab(args) -> int:
     server = db.start()
     print(f"PostgreSQL is up: {server.description}")
@@ -116,6 +141,14 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("modules", nargs="*", metavar="NN", help="module numbers (default: all)")
     p.set_defaults(run=_verify)
+
+    p = commands.add_parser("check", help="check your exercise notebook, exercise by exercise")
+    p.add_argument("notebook", type=Path, help="e.g. exercises/01_event_loops.ipynb")
+    p.add_argument("--timeout", type=int, default=60, help="seconds one cell may run")
+    p.set_defaults(run=_check)
+
+    p = commands.add_parser("progress", help="every module's exercises and their state")
+    p.set_defaults(run=_progress)
 
     p = commands.add_parser("grade", help="grade learners' exercise notebooks with nbval")
     p.add_argument("submissions", nargs="+", help="notebooks, or folders (one per learner)")

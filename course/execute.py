@@ -38,7 +38,7 @@ def execute(nb, cwd: Path, *, allow_errors: bool, timeout: int = CELL_TIMEOUT):
 # --- stored outputs ------------------------------------------------------------------------
 
 
-def _sanitizer():
+def sanitizer():
     return [
         (re.compile(regex), replace)
         for regex, replace in get_sanitize_patterns(SANITIZER.read_text())
@@ -65,7 +65,7 @@ def refresh_outputs(path: Path) -> bool:
     """
     stored = nbformat.read(path, as_version=4)
     fresh = execute(stored, path.parent, allow_errors=False)
-    patterns = _sanitizer()
+    patterns = sanitizer()
     for old, new in zip(stored.cells, fresh.cells, strict=True):
         if new.cell_type != "code":
             continue

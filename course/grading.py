@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 
 from course import build
+from course.errors import NotebookError
 from course.paths import PROJECT_ROOT
 
 SANITIZER = PROJECT_ROOT / "nbval_sanitize.cfg"
@@ -289,3 +290,79 @@ def write_gradebook(submissions: list[Submission], out: Path, command: list[str]
         )  # which nbval "Cell N" is which exercise, for reading nbval's own report
         + "\n"
     )
+
+
+# --- the learner's self-check ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    exercise: str
+    verdict: str  # pass, fail or error
+    message: str = ""
+    hints: tuple[str, ...] = ()
+
+
+def _failure_lines(outputs, most: int = 6) -> str:
+    """What a failing check said: pytest's failure lines, or else the cell's error."""
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    lines = [line for line in text.splitlines() if line.startswith(("FAILED", "ERROR", "E "))]
+    lines = lines or [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
+    lines = [re.sub(r"\bt_[0-9a-f]{32}\.py::", "", line).strip() for line in lines]
+    return "\n".join(list(dict.fromkeys(lines))[:most])
+
+
+def self_check(path: Path, *, timeout: int = 60, root: Path = PROJECT_ROOT) -> list[CheckReport]:
+    """Run a learner's exercise notebook as the grader would, and report each exercise with
+    its failure message and hints. The notebook itself is never modified."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    from course.execute import comparable, execute, sanitizer
+    from course.hints import hints_for
+
+    refs = references(root)
+    nb, problem = _read(path)
+    if nb is None:
+        raise NotebookError(f"{path}: {problem}")
+    module, notes = identify(nb, path.name, refs)
+    if not module:
+        raise NotebookError(f"{path}: {notes[0]}")
+    prepared, _ = prepare(nb, refs[module])
+    try:
+        executed = execute(prepared, path.parent.resolve(), allow_errors=True, timeout=timeout)
+    except (CellTimeoutError, DeadKernelError) as error:
+        reason = "a cell ran too long" if isinstance(error, CellTimeoutError) else "kernel died"
+        return [CheckReport(e, "error", reason) for e in build.exercises_of(refs[module])]
+    expected = {build.check_id(c): c.outputs for c in refs[module].cells if build.check_id(c)}
+    patterns = sanitizer()
+    reports = []
+    for cell in executed.cells:
+        if not (exercise := build.check_id(cell)):
+            continue
+        failed = any(o.output_type == "error" for o in cell.outputs)
+        same = comparable(cell.outputs, patterns) == comparable(expected[exercise], patterns)
+        message = _failure_lines(cell.outputs) if failed else ""
+        if not failed and not same:
+            message = "the check's output differs from the reference's (warnings?)"
+        text = "\n".join(
+            o.get("text", "") + f"{o.get('ename', '')}: {o.get('evalue', '')}" for o in cell.outputs
+        )
+        verdict = "pass" if not failed and same else "fail"
+        reports.append(CheckReport(exercise, verdict, message, tuple(hints_for(text))))
+    return reports
+
+
+def saved_progress(root: Path = PROJECT_ROOT) -> dict[str, dict[str, str]]:
+    """Each module's exercises with their state as last saved in exercises/: pass, fail or
+    not run, read from the check cells' stored outputs (JupyterLab saves them)."""
+    progress = {}
+    for name, reference in references(root).items():
+        states = dict.fromkeys(build.exercises_of(reference), "not run")
+        path = root / build.EXERCISES / f"{name}.ipynb"
+        nb, _ = _read(path) if path.exists() else (None, "")
+        for cell in nb.cells if nb else []:
+            if (exercise := build.check_id(cell)) in states and cell.get("outputs"):
+                failed = any(o.output_type == "error" for o in cell.outputs)
+                states[exercise] = "fail" if failed else "pass"
+        progress[name] = states
+    return progress
