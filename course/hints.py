@@ -13,7 +13,7 @@ HINTS = [
         "with your solution and run that cell, then the check.",
     ),
     (
-        r"NameError: name '\w+' is not defined|fixture '\w+' not found",
+        r"NameError: name '\w+' is not defined|fixture '(?!event_loop')\w+' not found",
         "The check uses a name your exercise cell should define: run (or solve) the cell "
         "above the check first.",
     ),

@@ -21,6 +21,7 @@ PYTEST_OPTIONS = [
     # adds ~2 s to the first check cell of every kernel.
     "--disable-plugin-autoload",
     "-p", "pytest_asyncio.plugin", "-p", "anyio.pytest_plugin", "-p", "respx.plugin",
+    "-p", "course.hints",  # a short hint under a failure that is a known mistake
     # Naming a plugin marks it for assertion rewriting; once a cell has imported it, pytest
     # warns (with a machine-specific path) that it cannot be rewritten. Nothing is lost.
     "-W", "ignore::pytest.PytestAssertRewriteWarning",
