@@ -1,0 +1,237 @@
+"""The instructor's grader and the learner's self-check, on synthetic submissions for every
+module that has exercises, graded in real kernels by nbval."""
+
+import copy
+import csv
+import hashlib
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from alternatives import alternative_notebook
+
+from course import build, grading
+
+TIMEOUT = 10  # seconds a cell may run: the infinite loop and the dead kernel each cost this
+REFERENCES = grading.references()
+
+
+def _cells_with_solution(nb):
+    return [cell for cell in nb.cells if build.has_solution(cell)]
+
+
+def _stub(name, solution):
+    return build.exercise_from_solution(solution, Path(f"solutions/{name}.ipynb"))
+
+
+def _checks(nb):
+    return [cell for cell in nb.cells if build.check_id(cell)]
+
+
+def _tampered(name, solution):
+    """Unsolved, with the first check rewritten to pass and the others' stored outputs
+    copied from the reference without running them, and the set-up line changed too."""
+    nb = _stub(name, solution)
+    first, *others = _checks(nb)
+    first.source = "%%ipytest\ndef test_nothing():\n    pass"
+    reference_outputs = {build.check_id(c): c.outputs for c in _checks(solution)}
+    for cell in others:
+        cell.outputs = copy.deepcopy(reference_outputs[build.check_id(cell)])
+    nb.cells[1].source += "; import ipytest; ipytest.config(raise_on_error=False)"
+    return nb
+
+
+def _without_first_check(name, solution):
+    nb = copy.deepcopy(solution)
+    nb.cells.remove(_checks(nb)[0])
+    return nb
+
+
+def _with_code_before_exercise(solution, index, code):
+    nb = copy.deepcopy(solution)
+    first_solution_cell = build.exercises_of(nb)[list(build.exercises_of(nb))[index]][0]
+    cell = next(c for c in nb.cells if c.id == first_solution_cell)
+    cell.source = f"{code}\n{cell.source}"
+    return nb
+
+
+VARIANTS = {
+    "reference": lambda name, solution: solution,
+    "stub": _stub,
+    "alternative": alternative_notebook,
+    "tampered": _tampered,
+    "deleted-check": _without_first_check,
+    "infinite-loop": lambda name, s: _with_code_before_exercise(s, 0, "while True:\n    pass"),
+    "kernel-dies": lambda name, s: _with_code_before_exercise(s, 1, "import os\nos._exit(1)"),
+}
+
+
+def _fingerprints(folder: Path) -> dict[Path, str]:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*.ipynb")}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Every variant of every module, one folder per 'learner', graded in one run."""
+    root = tmp_path_factory.mktemp("grading")
+    submissions = root / "submissions"
+    for name, solution in REFERENCES.items():
+        for variant, make in VARIANTS.items():
+            path = submissions / variant / f"{name}.ipynb"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(make(name, copy.deepcopy(solution)), path)
+        for variant, text in {"malformed": '{"cells": [', "empty": ""}.items():
+            (submissions / variant).mkdir(exist_ok=True)
+            (submissions / variant / f"{name}.ipynb").write_text(text)
+    others = list(REFERENCES)
+    wrong = submissions / "wrong-module" / f"{others[-1]}.ipynb"  # holds the first module
+    wrong.parent.mkdir()
+    nbformat.write(REFERENCES[others[0]], wrong)
+
+    before = _fingerprints(submissions)
+    out = root / "out"
+    results = grading.grade([str(submissions)], out, timeout=TIMEOUT)
+    assert _fingerprints(submissions) == before, "the grader must never modify a submission"
+    with open(out / "gradebook.csv") as file:
+        rows = {(row["submission"].split("/")[-2], Path(row["submission"]).stem): row
+                for row in csv.DictReader(file)}  # fmt: skip
+    return {"results": results, "rows": rows, "out": out}
+
+
+def verdicts(graded, variant, module):
+    row = graded["rows"][(variant, module)]
+    exercises = build.exercises_of(REFERENCES[row["module"] or module])
+    return [row[exercise] for exercise in exercises], row["notes"]
+
+
+@pytest.fixture(params=list(REFERENCES), ids=str)
+def module(request):
+    return request.param
+
+
+def test_reference_passes(graded, module):
+    result, notes = verdicts(graded, "reference", module)
+    assert set(result) == {"pass"}
+    assert notes == ""
+    row = graded["rows"][("reference", module)]
+    assert row["score"] == f"{len(result)}/{len(result)}"
+
+
+def test_stub_fails(graded, module):
+    result, notes = verdicts(graded, "stub", module)
+    assert set(result) == {"fail"}
+    assert notes == ""
+
+
+def test_a_correct_solution_written_differently_passes(graded, module):
+    result, _ = verdicts(graded, "alternative", module)
+    assert set(result) == {"pass"}
+
+
+def test_tampering_gains_nothing_and_is_flagged(graded, module):
+    result, notes = verdicts(graded, "tampered", module)
+    assert set(result) == {"fail"}
+    checks = list(build.exercises_of(REFERENCES[module]))
+    assert f"check {checks[0]} was edited (restored)" in notes
+    for exercise in checks[1:]:
+        assert f"check {exercise} had outputs without being run (ignored)" in notes
+    assert "given cell setup was edited (restored)" in notes
+
+
+def test_a_deleted_check_is_put_back(graded, module):
+    result, notes = verdicts(graded, "deleted-check", module)
+    assert set(result) == {"pass"}
+    first = next(iter(build.exercises_of(REFERENCES[module])))
+    assert notes == f"check {first} was missing (restored)"
+
+
+def test_an_infinite_loop_times_out_and_the_rest_is_graded(graded, module):
+    (first, *rest), notes = verdicts(graded, "infinite-loop", module)
+    assert first == "fail"
+    assert set(rest) == {"pass"}
+    assert "timed out" in notes
+
+
+def test_a_dying_kernel_is_an_error_for_what_follows(graded, module):
+    (first, *rest), notes = verdicts(graded, "kernel-dies", module)
+    assert first == "pass"
+    assert set(rest) == {"error"}
+    assert "kernel died" in notes
+
+
+@pytest.mark.parametrize("variant", ["malformed", "empty"])
+def test_unreadable_files_are_rows_with_a_reason(graded, module, variant):
+    result, notes = verdicts(graded, variant, module)
+    assert set(result) == {"error"}
+    assert notes.startswith({"malformed": "malformed notebook", "empty": "empty file"}[variant])
+
+
+def test_a_notebook_of_another_module_is_graded_as_what_it_is(graded):
+    first, *_, last = REFERENCES
+    row = graded["rows"][("wrong-module", last)]
+    assert row["module"] == first
+    assert f"it is module {first}" in row["notes"]
+    assert row["score"].split("/")[0] == row["score"].split("/")[1]
+
+
+def test_summary_has_pass_rates_and_the_nbval_command(graded):
+    summary = (graded["out"] / "summary.md").read_text()
+    for exercise in {e for ref in REFERENCES.values() for e in build.exercises_of(ref)}:
+        assert f"| {exercise} |" in summary
+    assert "--nbval-lax" in summary and "--nbval-sanitize-with" in summary
+
+
+def test_the_printed_nbval_command_gives_the_same_verdicts(graded, tmp_path):
+    out = graded["out"]
+    prepared = (out / "prepared").resolve()
+    junit = tmp_path / "again.xml"
+    command = grading.nbval_command(prepared, junit, timeout=TIMEOUT, workers="auto")
+    subprocess.run(command, cwd=prepared, capture_output=True)
+    again = grading.nbval_results(junit, prepared)
+    for submission in graded["results"]:
+        if not submission.prepared:
+            continue
+        replay = grading.Submission(submission.given, submission.path)
+        replay.checks = submission.checks
+        nb = nbformat.read(submission.prepared, as_version=4)
+        ids = [cell.id for cell in nb.cells if cell.cell_type == "code"]
+        grading.judge(replay, again.get(submission.prepared.resolve(), {}), ids)
+        assert replay.verdicts == {
+            e: v for e, v in submission.verdicts.items() if e in submission.checks
+        }, submission.given
+
+
+# --- the learner's self-check -----------------------------------------------------------------
+
+
+def test_self_check_on_the_stub_explains_and_hints(module, tmp_path):
+    path = tmp_path / f"{module}.ipynb"
+    nbformat.write(_stub(module, REFERENCES[module]), path)
+    before = path.read_bytes()
+    reports = grading.self_check(path, timeout=TIMEOUT)
+    assert path.read_bytes() == before
+    assert [r.exercise for r in reports] == list(build.exercises_of(REFERENCES[module]))
+    assert {r.verdict for r in reports} == {"fail"}
+    assert all(r.message and r.hints for r in reports)
+
+
+def test_self_check_on_the_reference_passes(module, tmp_path):
+    path = tmp_path / f"{module}.ipynb"
+    nbformat.write(REFERENCES[module], path)
+    assert {r.verdict for r in grading.self_check(path, timeout=TIMEOUT)} == {"pass"}
+
+
+def test_progress_reads_saved_check_outputs(tmp_path):
+    name, solution = next(iter(REFERENCES.items()))
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "exercises").mkdir()
+    nbformat.write(solution, tmp_path / "solutions" / f"{name}.ipynb")
+    saved = _stub(name, solution)
+    first, second, *_ = _checks(saved)
+    first.outputs = copy.deepcopy(_checks(solution)[0].outputs)  # ran and passed
+    second.outputs = [nbformat.v4.new_output("error", ename="E", evalue="x", traceback=[])]
+    nbformat.write(saved, tmp_path / "exercises" / f"{name}.ipynb")
+    states = list(grading.saved_progress(tmp_path)[name].values())
+    assert states[:2] == ["pass", "fail"]
+    assert set(states[2:]) <= {"not run"}
