@@ -3,6 +3,7 @@
 
     python3 bootstrap.py lab     set up, start PostgreSQL, open JupyterLab on the start notebook
     python3 bootstrap.py test    set up, start PostgreSQL, run the whole test suite
+    python3 bootstrap.py course ARGS...   set up, then run the `course` command (CI, grading)
 
 Set-up makes .venv/ with the pinned requirements and the course installed in it, and is
 skipped when nothing it depends on has changed. Needs only Python 3.11 or 3.12.
@@ -57,7 +58,11 @@ def set_up() -> None:
 
 
 def main() -> int:
-    commands = {"lab": [str(BIN / "course"), "lab"], "test": [str(BIN / "python"), *TEST_COMMAND]}
+    commands = {
+        "lab": [str(BIN / "course"), "lab"],
+        "test": [str(BIN / "python"), *TEST_COMMAND],
+        "course": [str(BIN / "course")],
+    }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2

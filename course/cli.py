@@ -108,6 +108,18 @@ def _progress(args) -> int:
     return 0
 
 
+def _verdict(args) -> int:
+    import csv
+
+    with open(args.gradebook, newline="") as file:
+        rows = [row for row in csv.DictReader(file) if row.get(args.exercise)]
+    for row in rows:
+        print(f"{row['submission']}: {args.exercise} {row[args.exercise]}  {row['notes']}".strip())
+    if not rows:
+        print(f"No submission in {args.gradebook} has exercise {args.exercise}.")
+    return 0 if rows and all(row[args.exercise] == "pass" for row in rows) else 1
+
+
 def _lab(args) -> int:
     server = db.start()
     print(f"PostgreSQL is up: {server.description}")
@@ -156,6 +168,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, default=60, help="seconds one cell may run")
     p.add_argument("--workers", default="auto", help="kernels at once (xdist -n); 0: no xdist")
     p.set_defaults(run=_grade)
+
+    p = commands.add_parser(
+        "verdict", help="exit 0 when an exercise passes in a gradebook (for CI autograding)"
+    )
+    p.add_argument("gradebook", type=Path, help="a gradebook.csv written by `course grade`")
+    p.add_argument("exercise", help="an exercise id, e.g. 01.2")
+    p.set_defaults(run=_verdict)
 
     p = commands.add_parser(
         "lab", help="start PostgreSQL and open JupyterLab on the start notebook"
