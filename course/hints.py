@@ -39,7 +39,7 @@ HINTS = [
         "e.g. @pytest_asyncio.fixture(scope='module', loop_scope='module').",
     ),
     (
-        r"coroutine '[\w.]+' was never awaited",
+        r"coroutine '[\w.]+' was never awaited|<coroutine object [\w.]+ at",
         "An async function was called without `await`: the call only made a coroutine object, "
         "and nothing ran.",
     ),

@@ -1,0 +1,55 @@
+"""Hints for known mistakes: keyed on the real messages, and printed by pytest in notebooks."""
+
+import subprocess
+import sys
+
+import pytest
+
+from course.hints import HINTS, hints_for
+
+# A real message for each known mistake, as pytest, asyncpg, SQLAlchemy or Python print it.
+MESSAGES = [
+    "E   NotImplementedError: Exercise 01.2: replace this line with your solution",
+    "NameError: name 'module_loop' is not defined",
+    "RuntimeError: Task <Task pending name='Task-5'> got Future <Future pending> attached to a "
+    "different loop",
+    "asyncpg.exceptions._base.InterfaceError: cannot perform operation: another operation is "
+    "in progress",
+    "RuntimeError: Runner.run() cannot be called from a running event loop",
+    "ScopeMismatch: You tried to access the function scoped fixture _function_scoped_runner "
+    "with a module scoped request object.",
+    "E   assert <coroutine object create_product at 0x7f3a2c1d0e40> == 1",
+    "Failed: async def functions are not natively supported.",
+    "E       fixture 'event_loop' not found",
+    "asyncpg.exceptions.UniqueViolationError: duplicate key value violates unique constraint "
+    '"products_sku_key"',
+    "asyncpg.exceptions.FeatureNotSupportedError: cannot truncate a table referenced in a "
+    "foreign key constraint",
+]
+
+
+def test_every_hint_has_a_real_message():
+    assert len(MESSAGES) == len(HINTS)
+
+
+@pytest.mark.parametrize(
+    ("message", "hint"), list(zip(MESSAGES, [h for _, h in HINTS], strict=True))
+)
+def test_each_message_gets_its_hint_and_no_other(message, hint):
+    assert hints_for(message) == [hint]
+
+
+def test_no_hint_for_an_ordinary_failure():
+    assert hints_for("E   assert 41 == 42") == []
+
+
+def test_pytest_prints_the_hint_under_the_failure(tmp_path):
+    (tmp_path / "test_it.py").write_text("def test_it():\n    assert undefined_name\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "course.hints", "-p", "no:cacheprovider", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "Hint: The check uses a name your exercise cell should define" in result.stdout
