@@ -211,10 +211,13 @@ def _solution_only(source: str) -> str:
 # --- the build ---------------------------------------------------------------------------
 
 
-def planned_files(root: Path = PROJECT_ROOT) -> dict[Path, str]:
-    """Every notebook the build owns, with the exact text it should have."""
+def planned_files(root: Path = PROJECT_ROOT, only: list[str] | None = None) -> dict[Path, str]:
+    """Every notebook the build owns (of the modules numbered in `only`, if given), with the
+    exact text it should have."""
     planned = {}
     for module in modules(root):
+        if only and module.number not in only:
+            continue
         for kind in (LESSONS, SOLUTIONS):
             path = module.path(kind)
             if not path.exists():
@@ -243,14 +246,14 @@ def stale_files(root: Path = PROJECT_ROOT) -> list[Path]:
     return sorted(stale + orphans)
 
 
-def build(root: Path = PROJECT_ROOT) -> list[Path]:
+def build(root: Path = PROJECT_ROOT, only: list[str] | None = None) -> list[Path]:
     """Write every stale notebook; returns what changed.
 
     An exercise notebook that differs from its committed version holds someone's work: it is
     copied to .course/backups/ before being regenerated, never just overwritten.
     """
     changed = []
-    for path, text in planned_files(root).items():
+    for path, text in planned_files(root, only).items():
         if path.exists() and path.read_text() == text:
             continue
         if path.parent.name == EXERCISES and path.exists() and not _committed_as_is(path, root):

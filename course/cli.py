@@ -40,19 +40,22 @@ def _build(args) -> int:
             return 1
         print("All notebooks are normalized and exercises/ is up to date.")
         return 0
+    only = args.modules
     if args.execute is not None:
         from course.execute import refresh_outputs
 
         paths = [Path(p).resolve() for p in args.execute] or [
             module.path(kind)
             for module in build.modules()
+            if not only or module.number in only
             for kind in (build.LESSONS, build.SOLUTIONS)
             if module.path(kind).exists()
         ]
         for path in paths:
             changed = refresh_outputs(path)
             print(f"{'updated' if changed else 'unchanged'}: {path.relative_to(PROJECT_ROOT)}")
-    for path in build.build():
+        only = only or sorted({path.name.split("_", 1)[0] for path in paths})
+    for path in build.build(only=only):
         print(f"wrote {path.relative_to(PROJECT_ROOT)}")
     return 0
 
@@ -139,6 +142,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_db)
 
     p = commands.add_parser("build", help="regenerate exercises/ and normalize every notebook")
+    p.add_argument("modules", nargs="*", metavar="NN", help="only these modules (default: all)")
     p.add_argument("--check", action="store_true", help="change nothing; fail if anything is stale")
     p.add_argument(
         "--execute",
