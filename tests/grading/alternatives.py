@@ -17,6 +17,7 @@ which passes them compares behaviour (the check cells), not the text of the refe
 """
 
 import copy
+import importlib
 from pathlib import Path
 
 from course.build import exercise_from_solution, exercises_of
@@ -101,7 +102,8 @@ async def ex4_db(ex4_engine):
 """
 
 # module name -> {solution cell id -> the whole cell source as a learner would leave it in the
-# exercise notebook: the stub line replaced by their code; no ### markers}
+# exercise notebook: the stub line replaced by their code; no ### markers}.
+# Modules 02 and later keep theirs in alternatives_NN.py beside this file, merged in below.
 ALTERNATIVES: dict[str, dict[str, str]] = {
     "00_start_here": {
         "exercise-1-solution": _CREATE_PRODUCT.rstrip(),
@@ -114,6 +116,9 @@ ALTERNATIVES: dict[str, dict[str, str]] = {
         "ex4-solution": _EX4_DB.rstrip(),
     },
 }
+
+for _path in sorted(Path(__file__).parent.glob("alternatives_[0-9][0-9].py")):
+    ALTERNATIVES.update(importlib.import_module(_path.stem).ALTERNATIVES)
 
 
 def alternative_notebook(module_name: str, solution_nb, *, only: str | None = None):
