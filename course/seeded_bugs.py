@@ -1,0 +1,345 @@
+"""Seeded bugs: realistic mistakes planted in the running shop, and the hunt that runs a
+learner's tests against the reference shop and against each bug (exercise 03.4).
+
+A bug is planted without editing `shop/`: a context manager swaps one function of the shop for
+a wrong version and puts the original back on exit. The routes look their collaborators up at
+request time (`services.create_product`, `send_order_confirmation` in `shop.api`), so a swap
+changes what every app built from `create_app` does while it lasts.
+
+`hunt(tests, namespace)` runs test functions with pytest, in this process, with the course's
+notebook settings: once on the reference shop, where they must all pass, then once per bug,
+where at least one of them must fail (the bug is *caught*). Only tests that passed on the
+reference count, so a test that always fails catches nothing. The tests may use any fixture
+defined in `namespace` (the notebook's globals). Their own output is kept out of the
+notebook's: the hunt's report is what a check prints.
+"""
+
+import contextlib
+import io
+import re
+import sys
+import tempfile
+import threading
+import types
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import selectinload
+
+from shop import api, services
+from shop.models import Order, Product
+from shop.settings import Settings
+
+# --- the bugs ------------------------------------------------------------------------------
+
+_reference_order_total_in = services.order_total_in
+
+
+async def _create_product_without_commit(session, sku, name, price_cents):
+    """Flushes, so the INSERT runs and the response carries an id, but never commits."""
+    product = Product(sku=sku, name=name, price_cents=price_cents)
+    session.add(product)
+    await session.flush()
+    return product
+
+
+async def _order_total_in_the_environments_currency(
+    session, rates, order_id, currency, shop_currency
+):
+    """Reads the shop currency from `Settings()`, the environment, not from the app's settings."""
+    return await _reference_order_total_in(
+        session, rates, order_id, currency, Settings().shop_currency
+    )
+
+
+async def _order_total_divided_by_the_rate(session, rates, order_id, currency, shop_currency):
+    order = await services.get_order(session, order_id)
+    rate = await rates.get_rate(shop_currency, currency)
+    total = (order.total_cents / rate).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    return int(total), rate
+
+
+async def _get_order_or_none(session, order_id):
+    """Forgets the `NotFound`: an unknown order comes back as None."""
+    return await session.get(Order, order_id, options=[selectinload(Order.lines)])
+
+
+async def _send_no_confirmation(sessionmaker, order_id):
+    """The background task that should record the order confirmation, doing nothing."""
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    what: str  # what is wrong, in one line
+    target: object  # the module whose attribute is swapped
+    attribute: str
+    replacement: Callable
+
+    @contextlib.contextmanager
+    def planted(self) -> Iterator[None]:
+        original = getattr(self.target, self.attribute)
+        setattr(self.target, self.attribute, self.replacement)
+        try:
+            yield
+        finally:
+            setattr(self.target, self.attribute, original)
+
+
+BUGS: dict[str, Bug] = {
+    bug.name: bug
+    for bug in [
+        Bug(
+            "product-not-committed",
+            "POST /products flushes the new product but never commits it",
+            services,
+            "create_product",
+            _create_product_without_commit,
+        ),
+        Bug(
+            "settings-override-ignored",
+            "the order total reads the shop currency from Settings() (the environment), "
+            "not from the app's settings",
+            services,
+            "order_total_in",
+            _order_total_in_the_environments_currency,
+        ),
+        Bug(
+            "rate-applied-backwards",
+            "the order total is divided by the exchange rate instead of multiplied",
+            services,
+            "order_total_in",
+            _order_total_divided_by_the_rate,
+        ),
+        Bug(
+            "unknown-order-not-404",
+            "GET /orders/{id} of an unknown order does not answer 404 (the service returns None)",
+            services,
+            "get_order",
+            _get_order_or_none,
+        ),
+        Bug(
+            "confirmation-not-sent",
+            "placing an order never records the confirmation (the background task does nothing)",
+            api,
+            "send_order_confirmation",
+            _send_no_confirmation,
+        ),
+    ]
+}
+
+
+@contextlib.contextmanager
+def planted(name: str | None) -> Iterator[None]:
+    """Plant the bug of that name for the duration of the block (None: the reference shop)."""
+    with BUGS[name].planted() if name else contextlib.nullcontext():
+        yield
+
+
+# --- finding and running a learner's tests ---------------------------------------------------
+
+_TEST_NAME = re.compile(r"^(test|Test)")  # what ipytest removes between cells, and pytest collects
+
+
+def tests_in(namespace: Mapping[str, object]) -> dict[str, object]:
+    """The test functions and test classes defined in a namespace (a notebook's globals).
+
+    Call it at the end of a `%%ipytest` cell: ipytest removed the tests of earlier cells when the
+    cell started, so what is left is this cell's tests.
+    """
+    return {
+        name: obj
+        for name, obj in namespace.items()
+        if _TEST_NAME.match(name) and (callable(obj) or isinstance(obj, type))
+    }
+
+
+REFERENCE = "reference"  # the variant with no bug planted
+_VARIANT = "_seeded_bug"  # the fixture that plants each variant in turn
+
+
+def _test_key(item) -> tuple:
+    """The same test across variants: its node, with its own parameters but not the variant."""
+    callspec = getattr(item, "callspec", None)
+    params = sorted((k, repr(v)) for k, v in (callspec.params if callspec else {}).items())
+    return (item.parent.nodeid, item.originalname, tuple(p for p in params if p[0] != _VARIANT))
+
+
+def _test_name(key: tuple) -> str:
+    _, name, params = key
+    return name + (f"[{', '.join(f'{k}={v}' for k, v in params)}]" if params else "")
+
+
+class _Recorder:
+    """Collects, while the session runs, each test's outcome on the reference and which bugs
+    were caught; also plants each variant (as the module-scoped fixture `_seeded_bug`)."""
+
+    def __init__(self, bugs: list[str]) -> None:
+        self.variants = [REFERENCE, *bugs]
+        self.reference: dict[tuple, str] = {}  # test -> passed/failed/skipped
+        self.errors: dict[tuple, str] = {}  # test -> its first error line on the reference
+        self.caught: dict[str, tuple] = {}  # bug -> the first test that failed with it
+        self.of_node: dict[str, tuple[str, tuple]] = {}  # node id -> (variant, test)
+
+    def fixtures(self) -> dict[str, object]:
+        recorder = self
+
+        @pytest.fixture(scope="module", autouse=True, params=self.variants, name=_VARIANT)
+        def plant(request):
+            with planted(None if request.param == REFERENCE else request.param):
+                yield request.param
+
+        @pytest.fixture(autouse=True, name="_seeded_bug_gate")
+        def gate(request, _seeded_bug):
+            test = _test_key(request.node)
+            recorder.of_node[request.node.nodeid] = (_seeded_bug, test)
+            if _seeded_bug != REFERENCE:
+                if recorder.reference.get(test) != "passed":
+                    pytest.skip("this test did not pass on the reference shop")
+                if _seeded_bug in recorder.caught:
+                    pytest.skip("this bug was caught already")
+
+        return {_VARIANT: plant, "_seeded_bug_gate": gate}
+
+    def pytest_runtest_logreport(self, report) -> None:
+        variant, test = self.of_node.get(report.nodeid, (REFERENCE, ("", report.nodeid, ())))
+        if variant == REFERENCE:
+            if report.failed:
+                self.reference[test] = "failed"
+                self.errors.setdefault(test, _first_error(report.longreprtext))
+            elif report.skipped:
+                self.reference.setdefault(test, "skipped")
+            elif report.when == "call":
+                self.reference.setdefault(test, "passed")
+        elif report.failed:
+            self.caught.setdefault(variant, test)
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:  # the tests could not even be collected: a failed "test"
+            test = ("", "collection", ())
+            self.reference[test] = "failed"
+            self.errors.setdefault(test, _first_error(report.longreprtext))
+
+
+def _first_error(text: str) -> str:
+    """A failure's first error line, without file locations (they differ between machines)."""
+    lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    line = (lines or text.strip().splitlines()[-1:] or ["?"])[0]
+    return re.sub(r" at [^\s>\]]+:\d+", "", line)[:200]
+
+
+def _pytest_options(root: Path) -> list[str]:
+    """The notebook's pytest options (course.notebook), rooted in the hunt's own folder."""
+    from course.notebook import PYTEST_OPTIONS
+
+    return [*PYTEST_OPTIONS, "--rootdir", str(root)]
+
+
+def _run_pytest(path: Path, recorder: _Recorder) -> str:
+    """One pytest session on the file, in a thread of its own (the caller's thread may be
+    running an event loop, as a notebook kernel's is); returns its output, kept out of sight."""
+    output = io.StringIO()
+
+    def session() -> None:
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            pytest.main([*_pytest_options(path.parent), str(path)], plugins=[recorder])
+
+    thread = threading.Thread(target=session, name="seeded-bugs-hunt")
+    thread.start()
+    thread.join()
+    return output.getvalue()
+
+
+@dataclass(repr=False)
+class Hunt:
+    """The learner's tests on the reference shop and on each seeded bug."""
+
+    bugs: list[str]
+    reference: dict[tuple, str]  # test -> passed/failed/skipped
+    errors: dict[tuple, str]
+    caught_by: dict[str, tuple]  # bug -> the first test that failed with it
+    output: str = ""  # pytest's own report of the whole run, for the curious
+
+    @property
+    def reference_passed(self) -> bool:
+        outcomes = set(self.reference.values())
+        return outcomes == {"passed"}
+
+    def caught(self, bug: str) -> bool:
+        return bug in self.caught_by
+
+    @property
+    def missed(self) -> list[str]:
+        return [bug for bug in self.bugs if not self.caught(bug)]
+
+    def reference_problem(self) -> str:
+        """Why the reference run did not pass (empty when it did)."""
+        if not self.reference:
+            return (
+                "no tests ran: write test functions (async def test_...) in your cell, run "
+                "it, then run this check"
+            )
+        return "; ".join(
+            f"{_test_name(test)} {outcome}"
+            + (f": {self.errors[test]}" if test in self.errors else "")
+            for test, outcome in self.reference.items()
+            if outcome != "passed"
+        )
+
+    def __repr__(self) -> str:
+        verdict = "passed" if self.reference_passed else "failed"
+        return f"<Hunt: reference {verdict}, bugs missed: {self.missed}>"
+
+    def report(self) -> str:
+        """One line for the reference, one per bug: the same text on every run when all is well."""
+        if self.reference_passed:
+            lines = ["reference: passed"]
+        else:
+            lines = [f"reference: FAILED ({self.reference_problem()})"]
+        for bug in self.bugs:
+            if self.caught(bug):
+                lines.append(f"bug {bug}: caught")
+            else:
+                lines.append(f"bug {bug}: NOT caught ({BUGS[bug].what})")
+        return "\n".join(lines)
+
+
+def hunt(
+    tests: Mapping[str, object],
+    namespace: Mapping[str, object],
+    *,
+    bugs: list[str] | None = None,
+) -> Hunt:
+    """Run `tests` (from `tests_in`) with pytest on the reference shop, then with each bug.
+
+    `namespace` provides the fixtures (the notebook's globals); names in it that look like tests
+    are left out, so stale tests of other cells never run. One pytest session does it all: a
+    module-scoped autouse fixture plants each variant in turn (pytest groups the tests by it),
+    and under a bug a test is skipped once the bug is caught, or if it failed on the reference.
+    """
+    recorder = _Recorder(list(BUGS) if bugs is None else bugs)
+    module_name = f"seeded_bugs_{uuid.uuid4().hex}"
+    module = types.ModuleType(module_name)
+    module.__dict__.update(
+        (name, obj)
+        for name, obj in namespace.items()
+        if not name.startswith("__") and not _TEST_NAME.match(name)
+    )
+    module.__dict__.update(recorder.fixtures())
+    module.__dict__.update(tests)
+    with tempfile.TemporaryDirectory(prefix="seeded-bugs-") as folder:
+        path = Path(folder) / f"{module_name}.py"
+        path.write_text("")  # pytest collects a file; the module itself is registered below
+        module.__file__ = str(path)
+        sys.modules[module_name] = module
+        try:
+            output = _run_pytest(path, recorder) if tests else ""
+        finally:
+            del sys.modules[module_name]
+            with contextlib.suppress(ValueError):
+                sys.path.remove(folder)  # pytest's default import mode put it there
+    return Hunt(recorder.variants[1:], recorder.reference, recorder.errors, recorder.caught, output)

@@ -1,0 +1,280 @@
+"""The seeded bugs of exercise 03.4 and the hunt that runs a learner's tests against them.
+
+The hunt is run here as the notebook's check runs it: with test functions and fixtures like the
+notebook's (the fixtures of the exercise's given cell, the tests of its reference solution), in
+a pytest session of its own, in this process.
+"""
+
+import sys
+
+import httpx
+import pytest
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from course import seeded_bugs
+from course.db import database_for_this_process
+from shop import api, services
+from shop.app import create_app
+from shop.dependencies import get_http_client, get_sessionmaker, get_settings
+from shop.models import Notification, create_schema
+from shop.settings import Settings
+
+RATES_URL = "https://rates.test"
+TARGETS = {
+    "product-not-committed": (services, "create_product"),
+    "settings-override-ignored": (services, "order_total_in"),
+    "rate-applied-backwards": (services, "order_total_in"),
+    "unknown-order-not-404": (services, "get_order"),
+    "confirmation-not-sent": (api, "send_order_confirmation"),
+}
+
+
+def shop_fixtures(database_url: str) -> dict:
+    """The fixtures of the exercise's given cell, as a namespace (defined in a function, so that
+    this module's own pytest run does not collect them)."""
+
+    class FakeRatesApi:
+        def __init__(self):
+            self.rates = {"EUR": {"USD": 1.10, "GBP": 0.85}, "GBP": {"USD": 1.30, "EUR": 1.18}}
+            self.requests = []
+
+        def __call__(self, request):
+            self.requests.append(request)
+            base = request.url.params.get("base")
+            if base not in self.rates:
+                return httpx.Response(404)
+            return httpx.Response(200, json={"base": base, "rates": self.rates[base]})
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module")
+    async def shop_engine():
+        engine = create_async_engine(database_url)
+        await create_schema(engine)
+        yield engine
+        await engine.dispose()
+
+    @pytest_asyncio.fixture(loop_scope="module")
+    async def shop_connection(shop_engine):
+        async with shop_engine.connect() as connection:
+            transaction = await connection.begin()
+            yield connection
+            await transaction.rollback()
+
+    @pytest.fixture
+    def rates_api():
+        return FakeRatesApi()
+
+    @pytest_asyncio.fixture(loop_scope="module")
+    async def shop_app(shop_connection, rates_api):
+        sessionmaker = async_sessionmaker(
+            bind=shop_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        app = create_app(
+            Settings(database_url=database_url, exchange_rates_url=RATES_URL, shop_currency="EUR")
+        )
+        app.dependency_overrides[get_sessionmaker] = lambda: sessionmaker
+        async with httpx.AsyncClient(transport=httpx.MockTransport(rates_api)) as rates_client:
+            app.dependency_overrides[get_http_client] = lambda: rates_client
+            yield app
+        app.dependency_overrides.clear()
+
+    @pytest_asyncio.fixture(loop_scope="module")
+    async def shop_client(shop_app):
+        async with LifespanManager(shop_app) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield client
+
+    @pytest_asyncio.fixture(loop_scope="module")
+    async def shop_session(shop_connection):
+        async with AsyncSession(
+            bind=shop_connection, join_transaction_mode="create_savepoint"
+        ) as session:
+            yield session
+
+    return {
+        "shop_engine": shop_engine,
+        "shop_connection": shop_connection,
+        "rates_api": rates_api,
+        "shop_app": shop_app,
+        "shop_client": shop_client,
+        "shop_session": shop_session,
+    }
+
+
+async def place_widget_order(client, quantity=3):
+    customer = await client.post("/customers", json={"email": "ada@example.com", "name": "Ada"})
+    widget = await client.post("/products", json={"sku": "W-1", "name": "W", "price_cents": 250})
+    north = await client.post("/warehouses", json={"code": "NORTH", "name": "North"})
+    stock_url = f"/products/{widget.json()['id']}/stock/{north.json()['id']}"
+    assert (await client.put(stock_url, json={"quantity": 10})).status_code == 200
+    lines = [{"product_id": widget.json()["id"], "quantity": quantity}]
+    order = await client.post(
+        "/orders", json={"customer_id": customer.json()["id"], "lines": lines}
+    )
+    assert order.status_code == 201, order.text
+    return order.json()
+
+
+def reference_tests() -> dict:
+    """The tests of the exercise's reference solution, one per behaviour."""
+    on_module_loop = pytest.mark.asyncio(loop_scope="module")
+
+    @on_module_loop
+    async def test_a_new_product_is_listed(shop_client):
+        created = await shop_client.post(
+            "/products", json={"sku": "A", "name": "A", "price_cents": 1}
+        )
+        assert (await shop_client.get("/products")).json() == [created.json()]
+
+    @on_module_loop
+    async def test_an_unknown_order_is_404(shop_client):
+        assert (await shop_client.get("/orders/999999")).status_code == 404
+
+    @on_module_loop
+    async def test_an_order_total_in_dollars(shop_client):
+        order = await place_widget_order(shop_client, 3)
+        total = await shop_client.get(f"/orders/{order['id']}/total", params={"currency": "USD"})
+        assert total.json()["total_cents"] == 825
+
+    @on_module_loop
+    async def test_the_total_uses_the_settings(shop_app, shop_client, rates_api):
+        order = await place_widget_order(shop_client, 3)
+        pounds = shop_app.state.settings.model_copy(update={"shop_currency": "GBP"})
+        shop_app.dependency_overrides[get_settings] = lambda: pounds
+        total = await shop_client.get(f"/orders/{order['id']}/total", params={"currency": "USD"})
+        assert total.json()["total_cents"] == 975
+        assert [r.url.params["base"] for r in rates_api.requests] == ["GBP"]
+
+    @on_module_loop
+    async def test_an_order_is_confirmed(shop_client, shop_session):
+        order = await place_widget_order(shop_client, 1)
+        count = select(func.count()).where(Notification.order_id == order["id"])
+        assert await shop_session.scalar(count) == 1
+
+    return seeded_bugs.tests_in(locals())
+
+
+@pytest.fixture(scope="module")
+def fixtures() -> dict:
+    return shop_fixtures(database_for_this_process("seededbugs"))
+
+
+@pytest.fixture(scope="module")
+def reference_hunt(fixtures) -> seeded_bugs.Hunt:
+    return seeded_bugs.hunt(reference_tests(), fixtures)
+
+
+# --- the bugs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(seeded_bugs.BUGS))
+def test_a_bug_swaps_one_function_of_the_shop_and_puts_it_back(name):
+    target, attribute = TARGETS[name]
+    original = getattr(target, attribute)
+    with seeded_bugs.planted(name):
+        assert getattr(target, attribute) is not original
+    assert getattr(target, attribute) is original
+
+
+def test_a_bug_is_removed_even_when_the_block_fails():
+    with pytest.raises(ZeroDivisionError), seeded_bugs.planted("confirmation-not-sent"):
+        raise ZeroDivisionError("in the block")
+    assert api.send_order_confirmation.__module__ == "shop.notifications"
+
+
+def test_planting_no_bug_changes_nothing():
+    before = {name: getattr(target, attr) for name, (target, attr) in TARGETS.items()}
+    with seeded_bugs.planted(None):
+        assert before == {name: getattr(target, attr) for name, (target, attr) in TARGETS.items()}
+
+
+# --- finding tests -----------------------------------------------------------------------------
+
+
+def test_tests_in_finds_test_functions_and_classes_only():
+    async def test_a(): ...
+
+    class TestB: ...
+
+    def helper(): ...
+
+    assert seeded_bugs.tests_in(
+        {"test_a": test_a, "TestB": TestB, "helper": helper, "test_value": 3}
+    ) == {"test_a": test_a, "TestB": TestB}
+
+
+# --- the hunt ----------------------------------------------------------------------------------
+
+
+def test_the_reference_tests_pass_and_catch_each_bug_with_its_own_test(reference_hunt):
+    assert reference_hunt.reference_passed, reference_hunt.reference_problem()
+    caught_by = {bug: test[1] for bug, test in reference_hunt.caught_by.items()}
+    assert caught_by == {
+        "product-not-committed": "test_a_new_product_is_listed",
+        "settings-override-ignored": "test_the_total_uses_the_settings",
+        "rate-applied-backwards": "test_an_order_total_in_dollars",
+        "unknown-order-not-404": "test_an_unknown_order_is_404",
+        "confirmation-not-sent": "test_an_order_is_confirmed",
+    }
+
+
+def test_the_report_of_a_good_hunt_is_always_the_same_text(reference_hunt):
+    assert reference_hunt.report() == "\n".join(
+        ["reference: passed", *(f"bug {bug}: caught" for bug in seeded_bugs.BUGS)]
+    )
+
+
+def test_the_hunt_leaves_nothing_behind(reference_hunt):
+    assert not [name for name in sys.modules if name.startswith("seeded_bugs_")]
+    assert services.create_product.__module__ == "shop.services"
+    assert services.order_total_in.__name__ == "order_total_in"
+    assert services.get_order.__name__ == "get_order"
+    assert api.send_order_confirmation.__module__ == "shop.notifications"
+
+
+def test_tests_that_pass_everything_catch_nothing(fixtures):
+    @pytest.mark.asyncio(loop_scope="module")
+    async def test_anything(shop_client):
+        assert True
+
+    hunt = seeded_bugs.hunt({"test_anything": test_anything}, fixtures)
+    assert hunt.reference_passed
+    assert hunt.missed == list(seeded_bugs.BUGS)
+    assert "bug confirmation-not-sent: NOT caught (" in hunt.report()
+
+
+def test_no_tests_is_a_failure_with_a_reason(fixtures):
+    hunt = seeded_bugs.hunt({}, fixtures)
+    assert not hunt.reference_passed
+    assert hunt.missed == list(seeded_bugs.BUGS)
+    assert hunt.report().startswith("reference: FAILED (no tests ran")
+
+
+def test_a_test_that_fails_on_the_reference_catches_nothing(fixtures):
+    @pytest.mark.asyncio(loop_scope="module")
+    async def test_wrong_total(shop_client):
+        order = await place_widget_order(shop_client, 3)
+        total = await shop_client.get(f"/orders/{order['id']}/total", params={"currency": "USD"})
+        assert total.json()["total_cents"] == 750  # wrong: it is 825
+
+    hunt = seeded_bugs.hunt({"test_wrong_total": test_wrong_total}, fixtures)
+    assert not hunt.reference_passed
+    assert hunt.reference_problem() == "test_wrong_total failed: assert 825 == 750"
+    assert hunt.missed == list(seeded_bugs.BUGS)
+
+
+def test_parametrized_tests_are_followed_across_the_bugs(fixtures):
+    @pytest.mark.asyncio(loop_scope="module")
+    @pytest.mark.parametrize("order_id", [0, 424242])
+    async def test_missing(shop_client, order_id):
+        assert (await shop_client.get(f"/orders/{order_id}")).status_code == 404
+
+    hunt = seeded_bugs.hunt(
+        {"test_missing": test_missing}, fixtures, bugs=["unknown-order-not-404"]
+    )
+    assert hunt.reference_passed
+    assert hunt.missed == []
+    assert hunt.caught_by["unknown-order-not-404"][2] == (("order_id", "0"),)
