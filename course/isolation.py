@@ -20,6 +20,7 @@ commit and, on a duplicate, roll back, as app code does.
 
 import asyncio
 import contextlib
+import re
 import shutil
 import statistics
 import tempfile
@@ -111,7 +112,10 @@ class Database:
         url = make_url(self.url)
         if self.backend == SQLITE:
             return url.set(database=str(self.scratch / f"{suffix}.db")).render_as_string(False)
-        return url.set(database=f"{url.database}_{suffix}").render_as_string(False)
+        # course_kernel_123 -> course_kernel_template_123: still ends with the owner's pid, so
+        # the toolkit drops it if that process dies before it can (course.db._drop_abandoned).
+        prefix, pid = re.fullmatch(r"(.*?)(_\d+)?", url.database).groups()
+        return url.set(database=f"{prefix}_{suffix}{pid or ''}").render_as_string(False)
 
     async def recreate_schema(self) -> None:
         async with self.engine.begin() as connection:
