@@ -7,6 +7,8 @@
   (SQLite's default kind of BEGIN, spelled out).
 - 02.3 only `get_sessionmaker` is overridden: `get_session` depends on it, so the routes' sessions
   join the test's connection too.
+- 02.4 `Base.metadata.tables` instead of `sorted_tables`, names quoted by the dialect's preparer,
+  `TRUNCATE TABLE ... CASCADE` sent with `exec_driver_sql`.
 """
 
 _EX1_SESSION = """\
@@ -52,10 +54,19 @@ def wire_app(app, connection):
     app.dependency_overrides[get_sessionmaker] = sessionmaker_on_the_test_connection
 '''
 
+_EMPTY_ALL_TABLES = '''\
+async def empty_all_tables(connection):
+    """Empty every table of the shop in one TRUNCATE; ids start again at 1."""
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in Base.metadata.tables)  # any order will do
+    await connection.exec_driver_sql(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE")
+'''
+
 ALTERNATIVES = {
     "02_transactional_isolation": {
         "ex1-solution": _EX1_SESSION.rstrip(),
         "ex2-solution": _ENABLE_SAVEPOINTS.rstrip(),
         "ex3-solution": _WIRE_APP.rstrip(),
+        "ex4-solution": _EMPTY_ALL_TABLES.rstrip(),
     },
 }
