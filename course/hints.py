@@ -54,6 +54,17 @@ HINTS = [
         "the asyncio mark or the fixture instead.",
     ),
     (
+        r"'State' object has no attribute",
+        "The app's lifespan did not run: ASGITransport never runs it. Start the app in "
+        "asgi_lifespan.LifespanManager and pass manager.app to the transport (module 03).",
+    ),
+    (
+        r"does not exist \(was it committed\?\)",
+        "Code that opens its own session (a background task) cannot see the test's uncommitted "
+        "rows: override get_sessionmaker too, so every session joins the test's connection "
+        "(modules 02 and 03).",
+    ),
+    (
         r"duplicate key value violates unique constraint|UNIQUE constraint failed",
         "Rows from an earlier test are still in the database: does your session fixture roll "
         "back what each test wrote (module 02: join_transaction_mode='create_savepoint')?",

@@ -21,6 +21,8 @@ MESSAGES = [
     "E   assert <coroutine object create_product at 0x7f3a2c1d0e40> == 1",
     "Failed: async def functions are not natively supported.",
     "E       fixture 'event_loop' not found",
+    "AttributeError: 'State' object has no attribute 'sessionmaker'",
+    "LookupError: order 1 does not exist (was it committed?)",
     "asyncpg.exceptions.UniqueViolationError: duplicate key value violates unique constraint "
     '"products_sku_key"',
     "asyncpg.exceptions.FeatureNotSupportedError: cannot truncate a table referenced in a "
