@@ -15,7 +15,6 @@ PYTEST_OPTIONS = [
     "--rootdir", ".",  # test ids read `t_<module>.py::test_name`, wherever the notebook is
     "--noconftest",  # a stray conftest.py above the notebook must not change its results
     "-q", "--color=no",  # quiet, stable output that nbval can compare
-    "--force-short-summary",  # the same summary lines whether or not CI is set
     "-p", "no:cacheprovider",  # no .pytest_cache beside the notebooks
     # Only the plugins the course uses: autoloading every installed one (nbval, xdist, ...)
     # adds ~2 s to the first check cell of every kernel.
@@ -38,6 +37,10 @@ def setup(*, needs_postgres: bool = False) -> None:
     The database URL goes into DATABASE_URL, where the sample app's settings read it.
     Without PostgreSQL, lessons that can run on SQLite do; the others stop here.
     """
+    # pytest prints more when it detects CI (full assertion diffs, uncut summary lines): the
+    # tests of a notebook must print the same on a laptop, on Binder and in CI.
+    for variable in ("CI", "BUILD_NUMBER"):
+        os.environ.pop(variable, None)
     if get_ipython() is not None:  # outside a kernel (a script, a test) there are no magics
         ipytest.autoconfig(run_in_thread=True, raise_on_error=True, addopts=PYTEST_OPTIONS)
     try:

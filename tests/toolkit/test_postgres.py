@@ -1,10 +1,12 @@
 """The toolkit's local PostgreSQL, for real: each test gets its own state directory and server."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,12 +19,19 @@ pytestmark = pytest.mark.skipif(find_bin_dir() is None, reason="no PostgreSQL pr
 
 
 @pytest.fixture
-def state(tmp_path, monkeypatch):
-    """A private state directory; any server started in it is stopped afterwards."""
-    monkeypatch.setenv("COURSE_STATE_DIR", str(tmp_path))
+def state(monkeypatch):
+    """A private state directory; any server started in it is stopped afterwards.
+
+    Not under pytest's tmp_path: as root the server runs as another user, who must traverse
+    the path, and every pytest session that starts (tests here start some) resets
+    /tmp/pytest-of-root to mode 0700.
+    """
+    path = Path(tempfile.mkdtemp(prefix="course-test-state-"))
+    monkeypatch.setenv("COURSE_STATE_DIR", str(path))
     monkeypatch.delenv(db.EXPLICIT_URL_VARIABLE, raising=False)
-    yield tmp_path
+    yield path
     LocalPostgres().stop()
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def course_cli(*args, env=None):
