@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from course.isolation import enable_sqlite_savepoints
 from shop import services
 from shop.app import create_app
 from shop.dependencies import get_http_client, get_session, get_sessionmaker
@@ -59,35 +60,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return postgres_url()
 
 
-def apply_sqlite_savepoint_fix(engine: AsyncEngine) -> None:
-    """The fix documented by SQLAlchemy (SQLite dialect, "Transactions with SQLite").
-
-    In its legacy mode the sqlite3 driver under aiosqlite emits no BEGIN before a SAVEPOINT,
-    so SQLite treats the savepoint as a transaction of its own and RELEASE commits it: rows
-    would leak out of the rolled-back test. Take BEGIN out of the driver's hands and emit it
-    ourselves. (The adapted connection forwards `isolation_level` to sqlite3 in its thread.)
-    """
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def disable_driver_begin(dbapi_connection, connection_record):
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def emit_begin(connection):
-        connection.exec_driver_sql("BEGIN")
-
-
-@pytest.fixture
-def enable_sqlite_savepoints() -> Callable[[AsyncEngine], None]:
-    """The fix, for tests that build their own engine (conftest modules are not imported)."""
-    return apply_sqlite_savepoint_fix
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(database_url)
     if engine.dialect.name == "sqlite":
-        apply_sqlite_savepoint_fix(engine)
+        enable_sqlite_savepoints(engine)
     await create_schema(engine)
     yield engine
     await engine.dispose()

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
+from course.isolation import enable_sqlite_savepoints
 from shop import services
 from shop.models import Base, Product, create_schema
 
@@ -43,7 +44,7 @@ async def test_commits_stay_inside_the_test_transaction(
 
 @pytest.mark.parametrize(("with_fix", "rows_left"), [(False, 1), (True, 0)])
 async def test_sqlite_savepoints_leak_without_the_documented_fix(
-    tmp_path, enable_sqlite_savepoints, with_fix: bool, rows_left: int
+    tmp_path, with_fix: bool, rows_left: int
 ) -> None:
     """The control experiment: the same rolled-back test, on an engine with and without
     the fix the `engine` fixture applies. Without it, the "savepoint" commits for good."""
