@@ -105,6 +105,11 @@ def status() -> dict:
 
 def _run_coroutine(coroutine):
     """Run a coroutine to completion from sync code, even inside a notebook's running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        # No loop here (a script, or atexit, where Python 3.12 forbids new threads).
+        return asyncio.run(coroutine)
     result = {}
 
     def runner():
