@@ -1,10 +1,14 @@
 """Seeded bugs: realistic mistakes planted in the running shop, and the hunt that runs a
-learner's tests against the reference shop and against each bug (exercise 03.4).
+learner's tests against the reference shop and against each bug (exercises 03.4 and 04.4).
 
 A bug is planted without editing `shop/`: a context manager swaps one function of the shop for
 a wrong version and puts the original back on exit. The routes look their collaborators up at
-request time (`services.create_product`, `send_order_confirmation` in `shop.api`), so a swap
-changes what every app built from `create_app` does while it lasts.
+request time (`services.create_product`, `send_order_confirmation` in `shop.api`), and every
+`ExchangeRatesClient` looks `get_rate` up on its class, so a swap changes what every app built
+from `create_app`, and every client, does while it lasts.
+
+`SHOP_BUGS` are the bugs of exercise 03.4 (the app through its API); `RATES_CLIENT_BUGS` those
+of exercise 04.4 (the exchange-rate client on its own).
 
 `hunt(tests, namespace)` runs test functions with pytest, in this process, with the course's
 notebook settings: once on the reference shop, where they must all pass, then once per bug,
@@ -22,16 +26,19 @@ import tempfile
 import threading
 import types
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy.orm import selectinload
 
 from shop import api, services
+from shop.errors import RatesUnavailable, UnknownCurrency
 from shop.models import Order, Product
+from shop.rates import ExchangeRatesClient
 from shop.settings import Settings
 
 # --- the bugs ------------------------------------------------------------------------------
@@ -72,11 +79,41 @@ async def _send_no_confirmation(sessionmaker, order_id):
     """The background task that should record the order confirmation, doing nothing."""
 
 
+def _get_rate_changed(
+    *,
+    param: str = "base",
+    to_decimal: Callable[[object], Decimal] = lambda rate: Decimal(str(rate)),
+    wrapped: type[Exception] = httpx.HTTPError,
+    same_currency_is_one: bool = True,
+    currency_looked_up_in_try: bool = False,
+) -> Callable:
+    """`ExchangeRatesClient.get_rate` as shop/rates.py has it, with one detail changed (a bug
+    sets one keyword; the defaults are the reference)."""
+
+    async def get_rate(self: ExchangeRatesClient, base: str, target: str) -> Decimal:
+        if same_currency_is_one and base == target:
+            return Decimal(1)
+        try:
+            url = f"{self._base_url}/latest"
+            response = await self._http_client.get(url, params={param: base})
+            response.raise_for_status()
+            rates = response.json()["rates"]
+            if currency_looked_up_in_try:
+                rates[target]  # a KeyError here becomes RatesUnavailable
+        except (wrapped, ValueError, KeyError, TypeError) as error:
+            raise RatesUnavailable("the exchange-rate service is unavailable") from error
+        if target not in rates:
+            raise UnknownCurrency(f"no exchange rate from {base} to {target}")
+        return to_decimal(rates[target])
+
+    return get_rate
+
+
 @dataclass(frozen=True)
 class Bug:
     name: str
     what: str  # what is wrong, in one line
-    target: object  # the module whose attribute is swapped
+    target: object  # the module or class whose attribute is swapped
     attribute: str
     replacement: Callable
 
@@ -129,8 +166,51 @@ BUGS: dict[str, Bug] = {
             "send_order_confirmation",
             _send_no_confirmation,
         ),
+        Bug(
+            "base-param-misnamed",
+            "the client asks for ?from=EUR instead of ?base=EUR",
+            ExchangeRatesClient,
+            "get_rate",
+            _get_rate_changed(param="from"),
+        ),
+        Bug(
+            "rate-through-float",
+            "the client builds the rate as Decimal(1.1), with the float's binary error",
+            ExchangeRatesClient,
+            "get_rate",
+            _get_rate_changed(to_decimal=Decimal),
+        ),
+        Bug(
+            "timeout-not-wrapped",
+            "a timeout escapes as httpx.TimeoutException instead of RatesUnavailable",
+            ExchangeRatesClient,
+            "get_rate",
+            _get_rate_changed(wrapped=httpx.HTTPStatusError),
+        ),
+        Bug(
+            "same-currency-asks-the-service",
+            "a rate from a currency to itself is asked of the service instead of being 1",
+            ExchangeRatesClient,
+            "get_rate",
+            _get_rate_changed(same_currency_is_one=False),
+        ),
+        Bug(
+            "unknown-currency-not-reported",
+            "a currency the service does not know raises RatesUnavailable, not UnknownCurrency",
+            ExchangeRatesClient,
+            "get_rate",
+            _get_rate_changed(currency_looked_up_in_try=True),
+        ),
     ]
 }
+SHOP_BUGS = [
+    "product-not-committed",
+    "settings-override-ignored",
+    "rate-applied-backwards",
+    "unknown-order-not-404",
+    "confirmation-not-sent",
+]
+RATES_CLIENT_BUGS = [name for name in BUGS if name not in SHOP_BUGS]
 
 
 @contextlib.contextmanager
@@ -312,7 +392,7 @@ def hunt(
     tests: Mapping[str, object],
     namespace: Mapping[str, object],
     *,
-    bugs: list[str] | None = None,
+    bugs: Sequence[str] = SHOP_BUGS,
 ) -> Hunt:
     """Run `tests` (from `tests_in`) with pytest on the reference shop, then with each bug.
 
@@ -321,7 +401,7 @@ def hunt(
     module-scoped autouse fixture plants each variant in turn (pytest groups the tests by it),
     and under a bug a test is skipped once the bug is caught, or if it failed on the reference.
     """
-    recorder = _Recorder(list(BUGS) if bugs is None else bugs)
+    recorder = _Recorder(list(bugs))
     module_name = f"seeded_bugs_{uuid.uuid4().hex}"
     module = types.ModuleType(module_name)
     module.__dict__.update(

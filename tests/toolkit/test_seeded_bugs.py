@@ -1,4 +1,4 @@
-"""The seeded bugs of exercise 03.4 and the hunt that runs a learner's tests against them.
+"""The seeded bugs of exercises 03.4 and 04.4 and the hunt that runs a learner's tests against them.
 
 The hunt is run here as the notebook's check runs it: with test functions and fixtures like the
 notebook's (the fixtures of the exercise's given cell, the tests of its reference solution), in
@@ -6,6 +6,7 @@ a pytest session of its own, in this process.
 """
 
 import sys
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -19,7 +20,9 @@ from course.db import database_for_this_process
 from shop import api, services
 from shop.app import create_app
 from shop.dependencies import get_http_client, get_sessionmaker, get_settings
+from shop.errors import RatesUnavailable, UnknownCurrency
 from shop.models import Notification, create_schema
+from shop.rates import ExchangeRatesClient
 from shop.settings import Settings
 
 RATES_URL = "https://rates.test"
@@ -29,6 +32,7 @@ TARGETS = {
     "rate-applied-backwards": (services, "order_total_in"),
     "unknown-order-not-404": (services, "get_order"),
     "confirmation-not-sent": (api, "send_order_confirmation"),
+    **dict.fromkeys(seeded_bugs.RATES_CLIENT_BUGS, (ExchangeRatesClient, "get_rate")),
 }
 
 
@@ -223,7 +227,7 @@ def test_the_reference_tests_pass_and_catch_each_bug_with_its_own_test(reference
 
 def test_the_report_of_a_good_hunt_is_always_the_same_text(reference_hunt):
     assert reference_hunt.report() == "\n".join(
-        ["reference: passed", *(f"bug {bug}: caught" for bug in seeded_bugs.BUGS)]
+        ["reference: passed", *(f"bug {bug}: caught" for bug in seeded_bugs.SHOP_BUGS)]
     )
 
 
@@ -233,6 +237,7 @@ def test_the_hunt_leaves_nothing_behind(reference_hunt):
     assert services.order_total_in.__name__ == "order_total_in"
     assert services.get_order.__name__ == "get_order"
     assert api.send_order_confirmation.__module__ == "shop.notifications"
+    assert ExchangeRatesClient.get_rate.__qualname__ == "ExchangeRatesClient.get_rate"
 
 
 def test_tests_that_pass_everything_catch_nothing(fixtures):
@@ -242,14 +247,14 @@ def test_tests_that_pass_everything_catch_nothing(fixtures):
 
     hunt = seeded_bugs.hunt({"test_anything": test_anything}, fixtures)
     assert hunt.reference_passed
-    assert hunt.missed == list(seeded_bugs.BUGS)
+    assert hunt.missed == seeded_bugs.SHOP_BUGS
     assert "bug confirmation-not-sent: NOT caught (" in hunt.report()
 
 
 def test_no_tests_is_a_failure_with_a_reason(fixtures):
     hunt = seeded_bugs.hunt({}, fixtures)
     assert not hunt.reference_passed
-    assert hunt.missed == list(seeded_bugs.BUGS)
+    assert hunt.missed == seeded_bugs.SHOP_BUGS
     assert hunt.report().startswith("reference: FAILED (no tests ran")
 
 
@@ -263,7 +268,7 @@ def test_a_test_that_fails_on_the_reference_catches_nothing(fixtures):
     hunt = seeded_bugs.hunt({"test_wrong_total": test_wrong_total}, fixtures)
     assert not hunt.reference_passed
     assert hunt.reference_problem() == "test_wrong_total failed: assert 825 == 750"
-    assert hunt.missed == list(seeded_bugs.BUGS)
+    assert hunt.missed == seeded_bugs.SHOP_BUGS
 
 
 def test_parametrized_tests_are_followed_across_the_bugs(fixtures):
@@ -278,3 +283,62 @@ def test_parametrized_tests_are_followed_across_the_bugs(fixtures):
     assert hunt.reference_passed
     assert hunt.missed == []
     assert hunt.caught_by["unknown-order-not-404"][2] == (("order_id", "0"),)
+
+
+# --- the rates client's bugs (exercise 04.4) ---------------------------------------------------
+
+
+def rates_client_tests() -> dict:
+    """Tests of ExchangeRatesClient on its own, through respx: one per behaviour."""
+    url = f"{RATES_URL}/latest"
+    euro_rates = {"base": "EUR", "rates": {"USD": 1.1}}
+
+    @pytest.mark.asyncio
+    async def test_the_rate_is_the_exact_decimal(respx_mock):
+        respx_mock.get(url, params={"base": "EUR"}).respond(json=euro_rates)
+        async with httpx.AsyncClient() as http:
+            assert await ExchangeRatesClient(http, RATES_URL).get_rate("EUR", "USD") == Decimal(
+                "1.1"
+            )
+
+    @pytest.mark.asyncio
+    async def test_a_timeout_is_rates_unavailable(respx_mock):
+        respx_mock.get(url).mock(side_effect=httpx.ConnectTimeout)
+        async with httpx.AsyncClient() as http:
+            with pytest.raises(RatesUnavailable):
+                await ExchangeRatesClient(http, RATES_URL).get_rate("EUR", "USD")
+
+    @pytest.mark.asyncio
+    async def test_the_same_currency_needs_no_request(respx_mock):
+        async with httpx.AsyncClient() as http:
+            assert await ExchangeRatesClient(http, RATES_URL).get_rate("EUR", "EUR") == 1
+
+    @pytest.mark.asyncio
+    async def test_an_unknown_currency_is_reported(respx_mock):
+        respx_mock.get(url, params={"base": "EUR"}).respond(json=euro_rates)
+        async with httpx.AsyncClient() as http:
+            with pytest.raises(UnknownCurrency):
+                await ExchangeRatesClient(http, RATES_URL).get_rate("EUR", "XYZ")
+
+    return seeded_bugs.tests_in(locals())
+
+
+def test_the_rates_client_tests_catch_each_bug_with_its_own_test():
+    hunt = seeded_bugs.hunt(rates_client_tests(), {}, bugs=seeded_bugs.RATES_CLIENT_BUGS)
+    assert hunt.reference_passed, hunt.reference_problem()
+    caught_by = {bug: test[1] for bug, test in hunt.caught_by.items()}
+    assert caught_by == {
+        "base-param-misnamed": "test_the_rate_is_the_exact_decimal",
+        "rate-through-float": "test_the_rate_is_the_exact_decimal",
+        "timeout-not-wrapped": "test_a_timeout_is_rates_unavailable",
+        "same-currency-asks-the-service": "test_the_same_currency_needs_no_request",
+        "unknown-currency-not-reported": "test_an_unknown_currency_is_reported",
+    }
+    assert ExchangeRatesClient.get_rate.__qualname__ == "ExchangeRatesClient.get_rate"
+
+
+def test_the_bugs_unchanged_are_the_reference_client(monkeypatch):
+    """The bugs share one copy of `get_rate` with a keyword each: with none, it is the reference."""
+    monkeypatch.setattr(ExchangeRatesClient, "get_rate", seeded_bugs._get_rate_changed())
+    hunt = seeded_bugs.hunt(rates_client_tests(), {}, bugs=[])
+    assert hunt.reference_passed, hunt.reference_problem()
