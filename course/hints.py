@@ -44,6 +44,23 @@ HINTS = [
         "and nothing ran.",
     ),
     (
+        r"object \w*Mock can't be used in 'await' expression",
+        "A Mock or MagicMock stands in for an async function, and its result cannot be "
+        "awaited: use AsyncMock, or an autospec of the real class (create_autospec), which "
+        "makes its async methods AsyncMocks (module 04).",
+    ),
+    (
+        r"to have been awaited\.|Awaited 0 times|Not awaited",
+        "The mock was never awaited: was it called without `await` (assert_called_* passes "
+        "then, assert_awaited_* does not), or is the real function still used because it "
+        "was patched where it is not looked up (module 04)?",
+    ),
+    (
+        r"RESPX: <Request\(.*\)> not mocked!",
+        "The code sent a request that no respx route matches: compare its method, URL and "
+        "query parameters with your routes (module 04).",
+    ),
+    (
         r"async def functions are not natively supported",
         "pytest-asyncio runs an async test only when it is marked (strict mode): add "
         "@pytest.mark.asyncio, or pytestmark = pytest.mark.asyncio for the whole cell.",
