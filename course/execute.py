@@ -58,11 +58,22 @@ def comparable(outputs, patterns) -> str:
         output = {k: v for k, v in output.items() if k not in NOT_COMPARED}
         if "data" in output:
             output["data"] = {k: v for k, v in output["data"].items() if k not in IMAGES}
-        kept.append(output)
-    text = json.dumps(kept, sort_keys=True)
-    for pattern, replace in patterns:
-        text = pattern.sub(replace, text)
-    return text
+        kept.append(_sanitized(output, patterns))
+    return json.dumps(kept, sort_keys=True)
+
+
+def _sanitized(value, patterns):
+    """Every string in an output sanitized on its own, as nbval does: after `json.dumps` a
+    pattern's `\\b` would no longer match at a line start (the newline becomes `\\n`)."""
+    if isinstance(value, str):
+        for pattern, replace in patterns:
+            value = pattern.sub(replace, value)
+        return value
+    if isinstance(value, list):
+        return [_sanitized(item, patterns) for item in value]
+    if isinstance(value, dict):
+        return {key: _sanitized(item, patterns) for key, item in value.items()}
+    return value
 
 
 def refresh_outputs(path: Path) -> bool:

@@ -44,10 +44,11 @@ HINTS = [
         "and nothing ran.",
     ),
     (
-        r"object \w*Mock can't be used in 'await' expression",
-        "A Mock or MagicMock stands in for an async function, and its result cannot be "
-        "awaited: use AsyncMock, or an autospec of the real class (create_autospec), which "
-        "makes its async methods AsyncMocks (module 04).",
+        r"object [\w.]+ can't be used in 'await' expression",
+        "Something that is not awaitable was awaited: often a Mock or MagicMock standing in "
+        "for an async function (its return_value is what got awaited). Use AsyncMock, or an "
+        "autospec of the real class (create_autospec), whose async methods are AsyncMocks "
+        "(module 04).",
     ),
     (
         r"to have been awaited\.|Awaited 0 times|Not awaited",

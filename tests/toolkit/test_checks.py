@@ -97,3 +97,18 @@ def test_refreshing_outputs_changes_nothing_when_nothing_changed(sample, tmp_pat
     path.write_text(sample.path(build.SOLUTIONS).read_text())
     assert execute.refresh_outputs(path) is False
     assert path.read_text() == sample.path(build.SOLUTIONS).read_text()
+
+
+def test_outputs_compare_as_nbval_sanitizes_them_line_starts_included():
+    def summary(module):
+        text = f"warnings summary\n{module}.py::test_a\n  RuntimeWarning\n1 passed in 0.12s\n"
+        return [nbformat.v4.new_output("stream", name="stdout", text=text)]
+
+    patterns = execute.sanitizer()
+    first, second = (f"t_{digit * 32}" for digit in "ab")
+    assert execute.comparable(summary(first), patterns) == execute.comparable(
+        summary(second), patterns
+    )
+    assert execute.comparable(summary(first), patterns) != execute.comparable(
+        summary("t_other"), patterns
+    )

@@ -19,7 +19,7 @@ MESSAGES = [
     "ScopeMismatch: You tried to access the function scoped fixture _function_scoped_runner "
     "with a module scoped request object.",
     "E   assert <coroutine object create_product at 0x7f3a2c1d0e40> == 1",
-    "TypeError: object MagicMock can't be used in 'await' expression",
+    "TypeError: object decimal.Decimal can't be used in 'await' expression",
     "E           AssertionError: Expected send to have been awaited once. Awaited 0 times.",
     "respx.models.AllMockedAssertionError: RESPX: <Request('GET', "
     "'https://rates.test/latest?base=GBP')> not mocked!",
