@@ -1,4 +1,5 @@
-"""The seeded bugs of exercises 03.4 and 04.4 and the hunt that runs a learner's tests against them.
+"""The seeded bugs of exercises 03.4 and 04.4, and the hunt that runs a learner's tests against
+them.
 
 The hunt is run here as the notebook's check runs it: with test functions and fixtures like the
 notebook's (the fixtures of the exercise's given cell, the tests of its reference solution), in
