@@ -214,10 +214,14 @@ def test_tests_in_finds_test_functions_and_classes_only():
 # --- the hunt ----------------------------------------------------------------------------------
 
 
+def catchers(hunt: seeded_bugs.Hunt) -> dict[str, str]:
+    """Bug -> the name of the test that caught it, after checking that the reference passed."""
+    assert hunt.reference_passed, hunt.reference_problem()
+    return {bug: test[1] for bug, test in hunt.caught_by.items()}
+
+
 def test_the_reference_tests_pass_and_catch_each_bug_with_its_own_test(reference_hunt):
-    assert reference_hunt.reference_passed, reference_hunt.reference_problem()
-    caught_by = {bug: test[1] for bug, test in reference_hunt.caught_by.items()}
-    assert caught_by == {
+    assert catchers(reference_hunt) == {
         "product-not-committed": "test_a_new_product_is_listed",
         "settings-override-ignored": "test_the_total_uses_the_settings",
         "rate-applied-backwards": "test_an_order_total_in_dollars",
@@ -326,9 +330,7 @@ def rates_client_tests() -> dict:
 
 def test_the_rates_client_tests_catch_each_bug_with_its_own_test():
     hunt = seeded_bugs.hunt(rates_client_tests(), {}, bugs=seeded_bugs.RATES_CLIENT_BUGS)
-    assert hunt.reference_passed, hunt.reference_problem()
-    caught_by = {bug: test[1] for bug, test in hunt.caught_by.items()}
-    assert caught_by == {
+    assert catchers(hunt) == {
         "base-param-misnamed": "test_the_rate_is_the_exact_decimal",
         "rate-through-float": "test_the_rate_is_the_exact_decimal",
         "timeout-not-wrapped": "test_a_timeout_is_rates_unavailable",
