@@ -151,7 +151,9 @@ def _process_alive(pid: int) -> bool:
 
 
 def _drop_abandoned(server: Server) -> None:
-    """Drop databases left by processes that died without cleaning up (kill -9, a crash)."""
+    """Drop databases left by processes that died without cleaning up (kill -9, a crash):
+    `course_<purpose>_<pid>`, and those named after one, such as `course_kernel_<pid>_gw0`
+    (a worker's database in module 05)."""
     if server.kind == "explicit":
         return  # other machines may share that server: their pids mean nothing here
     (rows,) = _run_coroutine(
@@ -163,7 +165,8 @@ def _drop_abandoned(server: Server) -> None:
     abandoned = [
         row["datname"]
         for row in rows
-        if (match := re.search(r"_(\d+)$", row["datname"])) and not _process_alive(int(match[1]))
+        if (match := re.search(r"_(\d+)(_[a-z][a-z0-9]*)?$", row["datname"]))
+        and not _process_alive(int(match[1]))
     ]
     if abandoned:
         _run_coroutine(
