@@ -83,7 +83,13 @@ HINTS = [
         "(modules 02 and 03).",
     ),
     (
-        r"duplicate key value violates unique constraint|UNIQUE constraint failed",
+        r'duplicate key value violates unique constraint "pg_',
+        "Two processes created the same database or the same tables at once, in PostgreSQL's "
+        "catalog: with pytest-xdist, give each worker a database of its own, named with "
+        "worker_id, and build anything shared once per run under a FileLock (module 05).",
+    ),
+    (
+        r'duplicate key value violates unique constraint "(?!pg_)|UNIQUE constraint failed',
         "Rows from an earlier test are still in the database: does your session fixture roll "
         "back what each test wrote (module 02: join_transaction_mode='create_savepoint')?",
     ),

@@ -72,10 +72,19 @@ def run_pytest(folder: Path | str, *args: str, timeout: float = 120) -> Run:
     )
 
 
+_COLOUR_VARIABLES = {"FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"}  # a kernel sets the first two
+
+
 def _clean_environment() -> dict[str, str]:
-    """This process's environment without what an enclosing pytest put there: a kernel that
-    nbval started from an xdist worker inherits PYTEST_XDIST_WORKER=gw1, for instance."""
-    return {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
+    """This process's environment without what an enclosing pytest put there (a kernel that
+    nbval started from an xdist worker inherits PYTEST_XDIST_WORKER=gw1, for instance), and
+    without the variables that force colour codes into what pytest prints before `--color=no`
+    applies (an error in a conftest.py)."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("PYTEST_") and name not in _COLOUR_VARIABLES
+    }
 
 
 # --- the plugin, in the pytest process (the controller, with xdist) -----------------------------

@@ -13,7 +13,8 @@ from alternatives import alternative_notebook
 
 from course import build, grading
 
-TIMEOUT = 10  # seconds a cell may run: the infinite loop and the dead kernel each cost this
+TIMEOUT = 20  # seconds a cell may run: the infinite loop and the dead kernel each cost this
+# (module 05's checks start pytest-xdist runs: up to 8 s each while the whole course is graded)
 REFERENCES = grading.references()
 
 

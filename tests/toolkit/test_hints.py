@@ -28,6 +28,8 @@ MESSAGES = [
     "AttributeError: 'State' object has no attribute 'sessionmaker'",
     "LookupError: order 1 does not exist (was it committed?)",
     "asyncpg.exceptions.UniqueViolationError: duplicate key value violates unique constraint "
+    '"pg_database_datname_index"',
+    "asyncpg.exceptions.UniqueViolationError: duplicate key value violates unique constraint "
     '"products_sku_key"',
     "asyncpg.exceptions.FeatureNotSupportedError: cannot truncate a table referenced in a "
     "foreign key constraint",
