@@ -107,7 +107,7 @@ def pytest_runtest_logreport(report):
     test = _tests.setdefault(report.nodeid, {"outcome": "passed", "worker": worker, "error": ""})
     if report.failed:
         test["outcome"] = "failed" if report.when == "call" else "error"
-        test["error"] = test["error"] or _first_error(report.longreprtext)
+        test["error"] = test["error"] or first_error(report.longreprtext)
     elif report.skipped and test["outcome"] == "passed":
         test["outcome"] = "skipped"
 
@@ -117,7 +117,7 @@ def pytest_collectreport(report):
         _tests[report.nodeid] = {
             "outcome": "error",
             "worker": "master",
-            "error": _first_error(report.longreprtext),
+            "error": first_error(report.longreprtext),
         }
 
 
@@ -127,6 +127,8 @@ def pytest_sessionfinish(session):
         Path(path).write_text(json.dumps(_tests))
 
 
-def _first_error(text: str) -> str:
+def first_error(text: str) -> str:
+    """A failure's first error line, without file locations (they differ between machines)."""
     lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
-    return (lines or text.strip().splitlines()[-1:] or ["?"])[0]
+    line = (lines or text.strip().splitlines()[-1:] or ["?"])[0]
+    return re.sub(r" at [^\s>\]]+:\d+", "", line)

@@ -35,6 +35,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import selectinload
 
+from course.pytest_run import first_error
 from shop import api, services
 from shop.errors import RatesUnavailable, UnknownCurrency
 from shop.models import Order, Product
@@ -290,7 +291,7 @@ class _Recorder:
         if variant == REFERENCE:
             if report.failed:
                 self.reference[test] = "failed"
-                self.errors.setdefault(test, _first_error(report.longreprtext))
+                self.errors.setdefault(test, first_error(report.longreprtext)[:200])
             elif report.skipped:
                 self.reference.setdefault(test, "skipped")
             elif report.when == "call":
@@ -302,14 +303,7 @@ class _Recorder:
         if report.failed:  # the tests could not even be collected: a failed "test"
             test = ("", "collection", ())
             self.reference[test] = "failed"
-            self.errors.setdefault(test, _first_error(report.longreprtext))
-
-
-def _first_error(text: str) -> str:
-    """A failure's first error line, without file locations (they differ between machines)."""
-    lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
-    line = (lines or text.strip().splitlines()[-1:] or ["?"])[0]
-    return re.sub(r" at [^\s>\]]+:\d+", "", line)[:200]
+            self.errors.setdefault(test, first_error(report.longreprtext)[:200])
 
 
 def _pytest_options(root: Path) -> list[str]:
