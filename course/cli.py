@@ -3,7 +3,6 @@
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,8 +10,6 @@ from course import db
 from course.errors import NotebookError
 from course.paths import PROJECT_ROOT
 from course.postgres import PostgresUnavailable
-
-START_NOTEBOOK = "notebooks/00_start_here.ipynb"
 
 
 def _db(args) -> int:
@@ -124,12 +121,13 @@ def _verdict(args) -> int:
 
 
 def _lab(args) -> int:
+    from course import lab
+
     server = db.start()
-    print(f"PostgreSQL is up: {server.description}")
-    command = [sys.executable, "-m", "jupyter", "lab", START_NOTEBOOK, *args.jupyter_args]
-    if os.geteuid() == 0:
-        command.append("--allow-root")  # containers often run as root; Jupyter refuses without it
-    return subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ)
+    print(f"PostgreSQL is up: {server.description}", flush=True)
+    command = lab.command(args.jupyter_args)
+    os.chdir(PROJECT_ROOT)
+    os.execv(command[0], command)  # Jupyter takes over this process: Ctrl-C reaches it alone
 
 
 def parser() -> argparse.ArgumentParser:

