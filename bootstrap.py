@@ -51,14 +51,16 @@ def unsupported(version):
     return f"The course needs Python {supported}; this is {found}."
 
 
-def _venv_python_version():
-    """The Python version .venv was made with (from its pyvenv.cfg), if there is one."""
+def venv_is_this_pythons():
+    """Whether .venv exists and was made by a Python of this X.Y (its pyvenv.cfg says)."""
     try:
         lines = (VENV / "pyvenv.cfg").read_text().splitlines()
     except OSError:
-        return None
-    values = dict(line.partition("=")[::2] for line in lines)
-    return values.get("version ", "").strip() or None
+        return False
+    settings = (line.partition("=") for line in lines)
+    made_with = {key.strip(): value.strip() for key, _, value in settings}
+    version = made_with.get("version") or made_with.get("version_info") or ""  # venv, or uv
+    return (BIN / "python").exists() and version.startswith("{}.{}.".format(*sys.version_info))
 
 
 def set_up() -> None:
@@ -68,9 +70,7 @@ def set_up() -> None:
     if STAMP.exists() and STAMP.read_text() == _fingerprint():
         return
     print(f"Setting up {VENV} (a few minutes the first time) ...", flush=True)
-    made_with = _venv_python_version()
-    this_python = "{}.{}".format(*sys.version_info)
-    if not (BIN / "python").exists() or not (made_with or "").startswith(this_python + "."):
+    if not venv_is_this_pythons():
         try:
             # A venv made by another Python is remade: nothing of the learner's lives in it.
             venv.create(VENV, clear=True, with_pip=True)
