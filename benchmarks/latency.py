@@ -1,4 +1,5 @@
-"""How fast the course feels: `course db start` from cold and warm, kernel set-up, and the
+"""How fast the course feels: `course db start` from cold and warm, with each PostgreSQL the
+ladder can use here (the first it finds, and the build from PyPI), kernel set-up, and the
 first and later check cells. Prints a table (seconds). Run: .venv/bin/python benchmarks/latency.py
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from jupyter_client.manager import start_new_kernel
 
 from course.paths import PROJECT_ROOT
+from course.postgres import PROGRAMS_VARIABLE, find_bin_dir, major_version, pypi_bin_dir
 
 CHECK_CELL = """%%ipytest
 import pytest
@@ -30,23 +32,24 @@ def timed(function) -> float:
     return time.perf_counter() - started
 
 
-def course_db(action: str, state: Path) -> None:
-    env = {**os.environ, "COURSE_STATE_DIR": str(state)}
+def course_db(action: str, state: Path, programs: Path) -> None:
+    env = {**os.environ, "COURSE_STATE_DIR": str(state), PROGRAMS_VARIABLE: str(programs)}
     command = [sys.executable, "-m", "course.cli", "db", action]
     subprocess.run(command, env=env, check=True, capture_output=True)
 
 
-def database_rows() -> list[tuple[str, float]]:
+def database_rows(programs: Path) -> list[tuple[str, float]]:
+    version = f"PostgreSQL {major_version(programs)}"
     with tempfile.TemporaryDirectory() as state:
-        cold = timed(lambda: course_db("start", Path(state)))
-        warm = timed(lambda: course_db("start", Path(state)))
-        course_db("stop", Path(state))
-        restart = timed(lambda: course_db("start", Path(state)))
-        course_db("stop", Path(state))
+        cold = timed(lambda: course_db("start", Path(state), programs))
+        warm = timed(lambda: course_db("start", Path(state), programs))
+        course_db("stop", Path(state), programs)
+        restart = timed(lambda: course_db("start", Path(state), programs))
+        course_db("stop", Path(state), programs)
     return [
-        ("course db start, cold (initdb + start)", cold),
-        ("course db start, already running", warm),
-        ("course db start, initialized but stopped", restart),
+        (f"{version}: course db start, cold (initdb + start)", cold),
+        (f"{version}: course db start, already running", warm),
+        (f"{version}: course db start, initialized but stopped", restart),
     ]
 
 
@@ -78,7 +81,9 @@ def kernel_rows() -> list[tuple[str, float]]:
 
 
 def main() -> None:
-    rows = database_rows() + kernel_rows()
+    ladder = {programs for programs in (find_bin_dir(), pypi_bin_dir()) if programs}
+    rows = [row for programs in sorted(ladder) for row in database_rows(programs)]
+    rows += kernel_rows()
     width = max(len(name) for name, _ in rows)
     print(f"{'what':<{width}}  seconds")
     for name, seconds in rows:
