@@ -2,7 +2,9 @@
 
 - The server's root is the repository, so the file browser reaches notebooks/, exercises/ and
   solutions/; it opens on the start notebook (given a file instead, Jupyter Server would make
-  that file's folder its root, and nothing outside notebooks/ could be opened).
+  that file's folder its root, and nothing outside notebooks/ could be opened). JupyterLab's
+  `?file-browser-path=/` would show the root first, but Jupyter Server prints a default URL
+  with a query wrongly (`...?file-browser-path=/?token=...`), and learners copy that URL.
 - JupyterLab does not ask whether to fetch Jupyter's news (`overrides.json` here).
 - Kernels talk to their client over CurveZMQ, which jupyter_client provisions when asked to
   (`transport_encryption`): ipykernel then has no "running over TCP without encryption"

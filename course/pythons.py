@@ -32,7 +32,8 @@ def _pyenv_pythons(version: str) -> list[Path]:
         return []
     root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
     listed = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True).stdout
-    releases = [name for name in listed.split() if re.fullmatch(rf"{re.escape(version)}\.\d+", name)]
+    release = re.compile(rf"{re.escape(version)}\.\d+")
+    releases = [name for name in listed.split() if release.fullmatch(name)]
     releases.sort(key=lambda name: int(name.rsplit(".", 1)[1]), reverse=True)
     return [Path(root) / "versions" / name / "bin" / f"python{version}" for name in releases]
 
