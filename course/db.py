@@ -99,6 +99,7 @@ def status() -> dict:
         return {
             "source": "local",
             "running": state.running,
+            "version": local.version,
             "url": local.url() if state.running else None,
             "pid": state.pid,
             "programs": str(local.bin_dir),
