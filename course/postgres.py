@@ -60,7 +60,8 @@ def pypi_bin_dir() -> Path | None:
 def _bin_dir_candidates():
     if chosen := os.environ.get(PROGRAMS_VARIABLE):
         # An explicit choice: nothing else is tried.
-        if path := pypi_bin_dir() if chosen == "pypi" else Path(chosen):
+        path = pypi_bin_dir() if chosen == "pypi" else Path(chosen)
+        if path:
             yield path
         return
     if on_path := shutil.which("pg_ctl"):
