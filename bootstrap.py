@@ -92,11 +92,14 @@ def main() -> int:
         print(__doc__)
         return 2
     set_up()
-    extra = sys.argv[2:]
     if sys.argv[1] == "test":
         # Start the server once up front, rather than in every worker at the same moment.
         subprocess.run([str(BIN / "course"), "db", "start"], cwd=ROOT, check=True)
-    return subprocess.call([*commands[sys.argv[1]], *extra], cwd=ROOT)
+    command = [*commands[sys.argv[1]], *sys.argv[2:]]
+    os.chdir(ROOT)
+    # The command takes over this process, so a Ctrl-C reaches it alone: JupyterLab then shuts
+    # down as it should, with no traceback from here.
+    os.execv(command[0], command)
 
 
 if __name__ == "__main__":
