@@ -14,7 +14,7 @@ from pathlib import Path
 from jupyter_client.manager import KernelManager
 from traitlets.config import Config
 
-from course.lab import kernel_manager_config as kernel_config
+from course.lab import kernel_manager_config
 from course.paths import PROJECT_ROOT
 from course.postgres import PROGRAMS_VARIABLE, find_bin_dir, major_version, pypi_bin_dir
 
@@ -59,7 +59,9 @@ def kernel_rows() -> list[tuple[str, float]]:
     rows = []
     started = time.perf_counter()
     # Configured as the course's lab and checks configure theirs (encrypted, course.lab).
-    manager = KernelManager(kernel_name="python3", config=Config(KernelManager=kernel_config()))
+    manager = KernelManager(
+        kernel_name="python3", config=Config(KernelManager=kernel_manager_config())
+    )
     manager.start_kernel(cwd=str(PROJECT_ROOT / "notebooks"))
     client = manager.client()
     client.start_channels()

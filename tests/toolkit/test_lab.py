@@ -18,9 +18,8 @@ import httpx
 import pytest
 import websocket
 
+from course.lab import START_NOTEBOOK
 from course.paths import PROJECT_ROOT
-
-START_NOTEBOOK = "notebooks/00_start_here.ipynb"
 
 
 def wait_for(condition, what: str, process: subprocess.Popen, log, timeout: float = 90):
