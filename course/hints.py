@@ -34,6 +34,12 @@ HINTS = [
         "`import course; course.setup()` again (it sets ipytest's run_in_thread=True).",
     ),
     (
+        r"asyncio\.run\(\) cannot be called from a running event loop",
+        "asyncio.run() starts an event loop of its own, and cannot inside a loop that is "
+        "already running, as in an async fixture or test: there, `await` the coroutine. "
+        "A plain (def) fixture may call asyncio.run() (module 05).",
+    ),
+    (
         r"ScopeMismatch.*_scoped_runner|_scoped_runner.*ScopeMismatch",
         "A fixture's scope is wider than its loop_scope: give it a loop_scope at least as wide, "
         "e.g. @pytest_asyncio.fixture(scope='module', loop_scope='module').",
@@ -64,7 +70,9 @@ HINTS = [
     (
         r"async def functions are not natively supported",
         "pytest-asyncio runs an async test only when it is marked (strict mode): add "
-        "@pytest.mark.asyncio, or pytestmark = pytest.mark.asyncio for the whole cell.",
+        "@pytest.mark.asyncio to the test, or to its class. (In a test file, pytestmark = "
+        "pytest.mark.asyncio marks the whole module; in a notebook it would stay set for every "
+        "later cell: module 01.)",
     ),
     (
         r"fixture 'event_loop' not found",
@@ -73,8 +81,11 @@ HINTS = [
     ),
     (
         r"'State' object has no attribute",
-        "The app's lifespan did not run: ASGITransport never runs it. Start the app in "
-        "asgi_lifespan.LifespanManager and pass manager.app to the transport (module 03).",
+        "The request found nothing on app.state, where the app's lifespan puts what it starts. "
+        "httpx.ASGITransport never runs the lifespan: start the app in "
+        "asgi_lifespan.LifespanManager and send requests to manager.app, not to the app itself. "
+        "Starlette's TestClient runs it only inside `with TestClient(app) as client:` "
+        "(module 03).",
     ),
     (
         r"does not exist \(was it committed\?\)",
@@ -97,6 +108,18 @@ HINTS = [
         r"cannot truncate a table referenced in a foreign key constraint",
         "PostgreSQL truncates related tables only together: name them all in one TRUNCATE, or "
         "add CASCADE (module 02).",
+    ),
+    (
+        r"MissingGreenlet|greenlet_spawn has not been called",
+        "SQLAlchemy had to load an attribute from the database outside an await, which an "
+        "async session cannot do. Most often it is an object read after session.commit(), "
+        "which expires every object it loaded: create the session or sessionmaker with "
+        "expire_on_commit=False, or `await session.refresh(obj)` after the commit (module 02).",
+    ),
+    (
+        r"KeyError: 'id'",
+        "A response's JSON had no 'id': did the request fail? Call response.raise_for_status() "
+        "before reading the JSON, so that an error status says what went wrong (module 00).",
     ),
 ]
 _COMPILED = [(re.compile(pattern, re.S), hint) for pattern, hint in HINTS]

@@ -7,6 +7,7 @@ import ipytest
 from IPython import get_ipython
 
 from course import db
+from course.lessons.terminal import writetest
 from course.postgres import PostgresUnavailable
 
 PYTEST_INI = Path(__file__).with_name("notebook-pytest.ini")
@@ -41,8 +42,11 @@ def setup(*, needs_postgres: bool = False) -> None:
     # tests of a notebook must print the same on a laptop, on Binder and in CI.
     for variable in ("CI", "BUILD_NUMBER"):
         os.environ.pop(variable, None)
-    if get_ipython() is not None:  # outside a kernel (a script, a test) there are no magics
+    shell = get_ipython()
+    if shell is not None:  # outside a kernel (a script, a test) there are no magics
         ipytest.autoconfig(run_in_thread=True, raise_on_error=True, addopts=PYTEST_OPTIONS)
+        shell.register_magic_function(writetest, "cell")
+        shell.set_custom_exc((ipytest.Error,), _failed_tests)
     try:
         url = db.database_for_this_process("kernel")
     except PostgresUnavailable as error:
@@ -51,3 +55,9 @@ def setup(*, needs_postgres: bool = False) -> None:
         url = db.sqlite_url("kernel")
         print(f"No PostgreSQL here, so this notebook runs on SQLite.\n{error}")
     os.environ["DATABASE_URL"] = url
+
+
+def _failed_tests(shell, etype, value, tb, tb_offset=None) -> None:
+    """A failing %%ipytest cell: pytest has printed what failed, so the error is one line, not a
+    traceback through ipytest's own code (with this machine's paths in it)."""
+    shell._showtraceback(etype, value, [f"ipytest.Error: {value} (pytest's report is above)"])

@@ -34,7 +34,8 @@ class Run:
     errors: dict[str, str]  # node id -> the first `E ...` line of its failure or error
     summary: str  # pytest's last line, without the timing: "3 passed, 1 failed"
     seconds: float
-    output: str  # everything pytest printed
+    output: str  # everything pytest printed: stderr (warnings, errors at start-up) first
+    folder: Path  # where it ran: the files the tests wrote are there
 
 
 def run_pytest(folder: Path | str, *args: str, timeout: float = 120) -> Run:
@@ -51,14 +52,15 @@ def run_pytest(folder: Path | str, *args: str, timeout: float = 120) -> Run:
             *(sys.executable, "-m", "pytest", "-c", str(ini), "--rootdir", str(folder)),
             *("-p", "no:cacheprovider", "--color=no", "-q", *PLUGINS, "-p", __name__, *args),
         ]
-        env = {**_clean_environment(), REPORT_VARIABLE: str(report)}
+        # COLUMNS: pytest's line width, whatever the terminal that started Jupyter
+        env = {**_clean_environment(), REPORT_VARIABLE: str(report), "COLUMNS": "80"}
         started = time.perf_counter()
         done = subprocess.run(
             command, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout
         )
         seconds = time.perf_counter() - started
         tests = json.loads(report.read_text()) if report.exists() else {}
-    output = done.stdout + done.stderr
+    output = done.stderr + done.stdout
     lines = done.stdout.strip().splitlines()
     summary = re.sub(r" in [\d.]+s.*$", "", lines[-1].strip("= ")) if lines else ""
     return Run(
@@ -69,6 +71,7 @@ def run_pytest(folder: Path | str, *args: str, timeout: float = 120) -> Run:
         summary=summary,
         seconds=seconds,
         output=output,
+        folder=folder,
     )
 
 

@@ -16,6 +16,7 @@ MESSAGES = [
     "asyncpg.exceptions._base.InterfaceError: cannot perform operation: another operation is "
     "in progress",
     "RuntimeError: Runner.run() cannot be called from a running event loop",
+    "RuntimeError: asyncio.run() cannot be called from a running event loop",
     "ScopeMismatch: You tried to access the function scoped fixture _function_scoped_runner "
     "with a module scoped request object.",
     "E   assert <coroutine object create_product at 0x7f3a2c1d0e40> == 1",
@@ -33,6 +34,9 @@ MESSAGES = [
     '"products_sku_key"',
     "asyncpg.exceptions.FeatureNotSupportedError: cannot truncate a table referenced in a "
     "foreign key constraint",
+    "sqlalchemy.exc.MissingGreenlet: greenlet_spawn has not been called; can't call "
+    "await_only() here. Was IO attempted in an unexpected place?",
+    "E       KeyError: 'id'",
 ]
 
 
