@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+from course import outputs
 from course.errors import NotebookError
 from course.paths import PROJECT_ROOT, state_dir
 
@@ -108,6 +109,7 @@ def normalize(nb, *, keep_outputs: bool = True):
             for output in cell.outputs:
                 if "metadata" in output:
                     output.metadata = nbformat.from_dict({})
+                outputs.clean(output)
     return nb
 
 
@@ -244,6 +246,19 @@ def stale_files(root: Path = PROJECT_ROOT) -> list[Path]:
     stale = [p for p, text in planned.items() if not p.exists() or p.read_text() != text]
     orphans = [p for p in (root / EXERCISES).glob("*.ipynb") if p not in planned]
     return sorted(stale + orphans)
+
+
+def machine_specific_outputs(root: Path = PROJECT_ROOT) -> list[str]:
+    """One line for each stored output, in a lesson or a solution, that shows a path of the
+    machine that executed it: "notebooks/00_start_here.ipynb, cell kernel-database: ..."."""
+    found = []
+    for module in modules(root):
+        for kind in (LESSONS, SOLUTIONS):
+            path = module.path(kind)
+            if path.exists():
+                for cell_id, what, line in outputs.machine_specific(_read(path)):
+                    found.append(f"{path.relative_to(root)}, cell {cell_id}: {what} in {line!r}")
+    return found
 
 
 def build(root: Path = PROJECT_ROOT, only: list[str] | None = None) -> list[Path]:

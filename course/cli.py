@@ -34,8 +34,13 @@ def _build(args) -> int:
             print("Stale or unnormalized notebooks (run `course build`):")
             for path in stale:
                 print(f"  {path.relative_to(PROJECT_ROOT)}")
+        if unclean := build.machine_specific_outputs():
+            print("Stored outputs that show the machine that ran them (print stable text there):")
+            for line in unclean:
+                print(f"  {line}")
+        if stale or unclean:
             return 1
-        print("All notebooks are normalized and exercises/ is up to date.")
+        print("All notebooks are normalized, exercises/ is up to date, no output shows a machine.")
         return 0
     only = args.modules
     if args.execute is not None:

@@ -1,5 +1,7 @@
 """Exercises generated from solutions, the normal form, and the staleness check."""
 
+import os
+import shutil
 import subprocess
 import sys
 
@@ -150,3 +152,88 @@ def test_stream_outputs_are_merged_without_touching_the_original():
         ("stderr", "warning\n"),
     ]
     assert [o.text for o in outputs] == [".", "1 passed\n", "warning\n"]
+
+
+# --- stored outputs show no machine ----------------------------------------------------------
+
+
+def _stdout(text):
+    return nbformat.v4.new_output("stream", name="stdout", text=text)
+
+
+def test_stored_outputs_lose_pids_addresses_and_temporary_names_but_keep_timings():
+    solution = solution_notebook()
+    cell(solution, "ex1-check").outputs = [
+        _stdout(
+            "/tmp/ipykernel_30458/3322730885.py:3: AssertionError\n"
+            "FAILED t_b3609f1ced4a4488b87b92da44682bd9.py::test_double - assert 0\n"
+            "<Connection object at 0x7f9bb15d4400> on course_kernel_19307 at 127.0.0.1:34373\n"
+            "1 failed in 0.04s\n"
+        )
+    ]
+    stored = cell(build.normalize(solution), "ex1-check").outputs[0].text
+    assert stored == (
+        "<cell>.py:3: AssertionError\n"
+        "FAILED t_<module>.py::test_double - assert 0\n"
+        "<Connection object at 0x<address>> on course_kernel_<pid> at 127.0.0.1:<port>\n"
+        "1 failed in 0.04s\n"
+    )
+
+
+def test_tracebacks_lose_colours_and_this_machines_paths():
+    solution = solution_notebook()
+    site_packages = f"{sys.prefix}/lib/python3.11/site-packages"
+    cell(solution, "ex1-check").outputs = [
+        nbformat.v4.new_output(
+            "error",
+            ename="Error",
+            evalue="boom",
+            traceback=[
+                f"\x1b[36mFile \x1b[39m\x1b[32m{site_packages}/ipytest/_impl.py:89\x1b[39m",
+                f"File {PROJECT_ROOT}/course/notebook.py:12, in setup()",
+            ],
+        )
+    ]
+    stored = cell(build.normalize(solution), "ex1-check").outputs[0].traceback
+    assert stored == [
+        "File <site-packages>/ipytest/_impl.py:89",
+        "File <course>/course/notebook.py:12, in setup()",
+    ]
+
+
+def test_the_check_names_the_notebook_and_cell_that_show_a_machine_path(course_root):
+    build.build(course_root)
+    assert build.machine_specific_outputs(course_root) == []
+
+    path = course_root / "solutions" / "99_sample.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell(nb, "ex2-check").outputs = [_stdout(f"data in {course_root}/.course/postgres\n")]
+    nbformat.write(nb, path)
+    found = build.machine_specific_outputs(course_root)
+    assert len(found) == 1
+    assert found[0].startswith("solutions/99_sample.ipynb, cell ex2-check: the temporary folder")
+
+    cell(nb, "ex2-check").outputs = [_stdout("Writing /home/ada/course/conftest.py\n")]
+    nbformat.write(nb, path)
+    assert "cell ex2-check: a home directory" in build.machine_specific_outputs(course_root)[0]
+
+
+def test_course_build_check_fails_on_a_machine_path(tmp_path):
+    """The command itself, on a copy of the course whose lesson prints the checkout's path."""
+    copy = tmp_path / "course"
+    shutil.copytree(PROJECT_ROOT, copy, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+    lesson = copy / "notebooks" / "00_start_here.ipynb"
+    nb = nbformat.read(lesson, as_version=4)
+    first_code = next(c for c in nb.cells if c.cell_type == "code" and c.outputs is not None)
+    first_code.outputs = [_stdout(f"the course is in {copy}\n")]
+    lesson.write_text(build.dumps(build.normalize(nb)))
+    check = subprocess.run(
+        [sys.executable, "-m", "course.cli", "build", "--check"],
+        cwd=copy,
+        env={**os.environ, "PYTHONPATH": str(copy)},
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 1
+    where = f"notebooks/00_start_here.ipynb, cell {first_code.id}"
+    assert f"{where}: the checkout's path" in check.stdout
