@@ -303,12 +303,33 @@ class CheckReport:
     hints: tuple[str, ...] = ()
 
 
-def _failure_lines(outputs, most: int = 6) -> str:
-    """What a failing check said: pytest's failure lines, or else the cell's error."""
+_SECTION = re.compile(r"^_{3,} (.+?) _{3,}$")  # "____ test_name ____": a failure's report
+_SUBSECTION = re.compile(r"^-{3,} .+ -{3,}$")  # "---- Captured stdout call ----"
+_LOCATION = re.compile(r"^\S+\.py:\d+(: \w*)?$")  # "<cell>.py:3: AssertionError"
+
+
+def _failure_lines(outputs, most: int = 12) -> str:
+    """What a failing check said, as the notebook shows it: each failure's message (a
+    check's own `pytest.fail(...)` text, or the `E ...` lines of an error), else pytest's
+    summary lines, else the cell's error."""
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    lines = [line for line in text.splitlines() if line.startswith(("FAILED", "ERROR", "E "))]
+    reports, report = [], None
+    for line in text.splitlines():
+        if _SECTION.match(line):
+            report = []
+            reports.append(report)
+        elif line.startswith("===") or _SUBSECTION.match(line):
+            report = None
+        elif report is not None:
+            report.append(line)
+    lines = []
+    for report in reports:
+        errors = [line[1:].strip() for line in report if line.startswith("E ")]
+        lines += errors or [line for line in report if line.strip() and not _LOCATION.match(line)]
+    if not lines:
+        lines = [line for line in text.splitlines() if line.startswith(("FAILED", "ERROR"))]
     lines = lines or [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
-    lines = [re.sub(r"\bt_[0-9a-f]{32}\.py::", "", line).strip() for line in lines]
+    lines = [re.sub(r"\bt_[0-9a-f]{32}\.py::", "", line).rstrip() for line in lines]
     return "\n".join(list(dict.fromkeys(lines))[:most])
 
 

@@ -236,3 +236,39 @@ def test_progress_reads_saved_check_outputs(tmp_path):
     states = list(grading.saved_progress(tmp_path)[name].values())
     assert states[:2] == ["pass", "fail"]
     assert set(states[2:]) <= {"not run"}
+
+
+def test_self_check_reports_a_checks_own_message_first():
+    """What the notebook shows: a check's own `pytest.fail(..., pytrace=False)` text in full,
+    and the `E` lines of an assertion, not pytest's summary lines cut to 80 columns."""
+    printed = (
+        "FF                                                                       [100%]\n"
+        "=================================== FAILURES ===================================\n"
+        "_______________________________ test_own_message _______________________________\n"
+        "Requests went to `app`, not `manager.app`:\n"
+        "the lifespan ran, but its state is on manager.app.\n"
+        "----------------------------- Captured stdout call -----------------------------\n"
+        "noise\n"
+        "_________________________________ test_assert __________________________________\n"
+        "\n"
+        "    def test_assert():\n"
+        '>       assert 1 == 2, "one is not two"\n'
+        "E       AssertionError: one is not two\n"
+        "E       assert 1 == 2\n"
+        "\n"
+        "<cell>.py:6: AssertionError\n"
+        "=========================== short test summary info ============================\n"
+        "FAILED t_<module>.py::test_own_message - Failed: Requests went to `app`, not `man...\n"
+        "FAILED t_<module>.py::test_assert - AssertionError: one is not two\n"
+        "2 failed in 0.08s\n"
+    )
+    outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=printed),
+        nbformat.v4.new_output("error", ename="Error", evalue="ipytest failed with exit_code 1"),
+    ]
+    assert grading._failure_lines(outputs).splitlines() == [
+        "Requests went to `app`, not `manager.app`:",
+        "the lifespan ran, but its state is on manager.app.",
+        "AssertionError: one is not two",
+        "assert 1 == 2",
+    ]
