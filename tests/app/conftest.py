@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import (
 from course.isolation import enable_sqlite_savepoints
 from shop import services
 from shop.app import create_app
-from shop.dependencies import get_http_client, get_session, get_sessionmaker
+from shop.dependencies import get_http_client, get_sessionmaker
 from shop.models import Base, StockLevel, create_schema
 from shop.settings import Settings
 
@@ -128,7 +128,6 @@ def rates_api() -> FakeRatesApi:
 @pytest_asyncio.fixture(loop_scope="session")
 async def app(
     database_url: str,
-    session: AsyncSession,
     test_sessionmaker: async_sessionmaker[AsyncSession],
     rates_api: FakeRatesApi,
 ) -> AsyncIterator[FastAPI]:
@@ -136,9 +135,10 @@ async def app(
     app = create_app(
         Settings(database_url=database_url, exchange_rates_url=RATES_URL, shop_currency="EUR")
     )
-    # Routes share the test's session, so the test sees exactly what they wrote.
-    app.dependency_overrides[get_session] = lambda: session
-    # The background task opens its own session: it must join the test's transaction too.
+    # Each request gets a session of its own, as in production, joined to the test's
+    # transaction; so does the background task, which opens its own (get_session depends on
+    # get_sessionmaker). Sharing the test's session with the routes would hide a route that
+    # forgets to commit: module 03 shows it.
     app.dependency_overrides[get_sessionmaker] = lambda: test_sessionmaker
     async with httpx.AsyncClient(transport=httpx.MockTransport(rates_api)) as rates_client:
         app.dependency_overrides[get_http_client] = lambda: rates_client
