@@ -1,0 +1,168 @@
+"""The lesson helpers in course.lessons, as lessons use them."""
+
+import asyncio
+import os
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from course import db
+from course.lessons import first_line, rows_seen_elsewhere, run_in_a_terminal, trim
+from course.lessons.terminal import writetest
+from shop.models import Product, create_schema
+
+
+def test_trim_blanks_what_differs_between_runs_and_machines():
+    printed = (
+        "Task <Task pending name='Task-42' coro=<f() running at /home/ada/x.py:12> "
+        "cb=[_run_until_complete_cb() at /usr/lib/python3.11/asyncio/base_events.py:181]>\n"
+        "<asyncpg.connection.Connection object at 0x7f9bb15d4400>\n"
+        "/home/ada/.venv/lib/python3.11/site-packages/sqlalchemy/pool/base.py:389: Warning\n"
+        "ERROR    sqlalchemy.pool.impl.AsyncAdaptedQueuePool:base.py:389 Exception closing\n"
+    )
+    assert trim(printed) == (
+        "Task <Task pending name='Task-…' coro=<f() running> cb=[…]>\n"
+        "<asyncpg.connection.Connection object>\n"
+        "Warning\n"
+        "ERROR sqlalchemy.pool.impl.AsyncAdaptedQueuePool Exception closing\n"
+    )
+
+
+def test_first_line_prefers_the_drivers_message():
+    class Orig(Exception):
+        pass
+
+    wrapped = DBAPIError("SELECT 1", {}, Orig('database "x" is being accessed\nDETAIL: 1 other'))
+    assert first_line(wrapped) == 'DBAPIError: database "x" is being accessed'
+    assert first_line(ValueError("no\nmore")) == "ValueError: no"
+    assert first_line(KeyError()) == "KeyError"
+
+
+def test_writetest_writes_the_cell_quietly(tmp_path, capsys):
+    writetest(f" {tmp_path}/new/test_it.py\n", "def test_it():\n    pass\n")
+    assert (tmp_path / "new" / "test_it.py").read_text() == "def test_it():\n    pass\n"
+    assert capsys.readouterr() == ("", "")
+
+
+def test_run_in_a_terminal_prints_a_terminals_output_without_this_machine(capsys):
+    run = run_in_a_terminal(
+        {"test_two.py": """
+            def test_passes():
+                pass
+
+            def test_fails():
+                assert 1 == 2
+        """},
+        "-n", "2",
+    )  # fmt: skip
+    assert run.outcomes == {
+        "test_two.py::test_passes": "passed",
+        "test_two.py::test_fails": "failed",
+    }
+    assert (run.folder / "test_two.py").exists()
+    printed = capsys.readouterr().out
+    assert printed.count("bringing up nodes...") == 1
+    assert "E       assert 1 == 2" in printed
+    assert "-- Python" not in printed and os.sep + "site-packages" not in printed
+    assert "1 failed, 1 passed in" in printed.splitlines()[-1]
+
+
+def test_brief_errors_reports_error_lines_only():
+    run = run_in_a_terminal(
+        {
+            "conftest.py": """
+                from course.lessons import brief_errors
+
+                def pytest_configure(config):
+                    config.pluginmanager.register(brief_errors)
+            """,
+            "test_fails.py": """
+                def helper():
+                    raise LookupError("order 7 does not exist")
+
+                def test_fails():
+                    helper()
+            """,
+        },
+        quiet=True,
+    )
+    failures = run.output.split("FAILURES", 1)[1].split("short test summary")[0]
+    lines = [line for line in failures.splitlines() if line.strip("= ") and line[0] != "_"]
+    assert lines == ["LookupError: order 7 does not exist"]
+
+
+def test_rows_seen_elsewhere_counts_what_another_connection_sees(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+
+    async def scenario():
+        engine = create_async_engine(url)
+        await create_schema(engine)
+        empty = await rows_seen_elsewhere(url)
+        async with AsyncSession(engine) as session:
+            session.add(Product(sku="WID-1", name="Widget", price_cents=250))
+            await session.flush()
+            uncommitted = await rows_seen_elsewhere(url)
+            await session.commit()
+        committed = await rows_seen_elsewhere(url)
+        await engine.dispose()
+        return empty, uncommitted, committed
+
+    assert asyncio.run(scenario()) == ({}, {}, {"products": 1})
+
+
+@pytest.fixture
+def lesson_database(monkeypatch):
+    """A database of this process on the course's PostgreSQL, as DATABASE_URL, with the shop's
+    tables: what `course.setup()` gives a kernel."""
+    url = db.database_for_this_process("lessontests")
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    async def create():
+        engine = create_async_engine(url)
+        await create_schema(engine)
+        await engine.dispose()
+
+    asyncio.run(create())
+    return url
+
+
+def test_admin_creates_and_drops_databases(lesson_database):
+    from course.lessons import admin
+
+    name = f"{db.database_name('admintest')}_x"
+
+    async def scenario():
+        await admin(f'CREATE DATABASE "{name}"')
+        engine = create_async_engine(lesson_database)
+        async with engine.connect() as connection:
+            query = text("SELECT count(*) FROM pg_database WHERE datname = :name")
+            made = await connection.scalar(query, {"name": name})
+            await admin(f'DROP DATABASE "{name}"')
+            gone = await connection.scalar(query, {"name": name})
+        await engine.dispose()
+        return made, gone
+
+    assert asyncio.run(scenario()) == (1, 0)
+
+
+def test_the_shop_fixtures_roll_back_what_each_test_wrote(lesson_database):
+    tests = """
+        import pytest
+        from course.lessons.shop_fixtures import *
+
+
+        @pytest.mark.asyncio(loop_scope="module")
+        @pytest.mark.parametrize("attempt", [1, 2])
+        async def test_an_order_in_dollars(shop_client, rates_api, attempt):
+            order = await place_widget_order(shop_client)
+            total = await shop_client.get(f"/orders/{order['id']}/total?currency=USD")
+            assert total.status_code == 200, total.text
+            assert [r.url.params["base"] for r in rates_api.requests] == ["EUR"]
+            products = await shop_client.get("/products")
+            assert len(products.json()) == 1  # the first attempt's widget is gone
+    """
+    run = run_in_a_terminal({"test_shop.py": tests}, quiet=True)
+    assert run.summary == "2 passed", run.output
+    assert asyncio.run(rows_seen_elsewhere(lesson_database)) == {}
