@@ -88,6 +88,11 @@ def collect_garbage_quietly() -> None:
     """A failed run can leave objects behind (a coroutine never awaited, a connection never
     closed) that Python complains about when it destroys them, which may be in the middle of
     some later cell. Destroy them now, silently."""
+    # The last failed cell's traceback (sys.last_traceback, kept by IPython) holds that pytest
+    # run, its captured log records and what they reference: let it go first.
+    sys.last_type = sys.last_value = sys.last_traceback = None
+    if hasattr(sys, "last_exc"):  # Python 3.12+
+        sys.last_exc = None
     hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
     try:
         with warnings.catch_warnings():
