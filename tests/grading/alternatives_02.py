@@ -5,8 +5,8 @@
   transaction is still open rolls it back, in a `finally`.
 - 02.2 `event.listen(...)` calls on named functions instead of decorators, and `BEGIN DEFERRED`
   (SQLite's default kind of BEGIN, spelled out).
-- 02.3 only `get_sessionmaker` is overridden: `get_session` depends on it, so the routes' sessions
-  join the test's connection too.
+- 02.3 both dependencies overridden, `get_session` with a session per request of its own making
+  (redundant, since `get_session` depends on `get_sessionmaker`, but correct).
 - 02.4 `Base.metadata.tables` instead of `sorted_tables`, names quoted by the dialect's preparer,
   `TRUNCATE TABLE ... CASCADE` sent with `exec_driver_sql`.
 """
@@ -50,8 +50,12 @@ def wire_app(app, connection):
             connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
 
-    # get_session asks get_sessionmaker for its sessionmaker: one override serves both.
+    async def session_per_request():
+        async with sessionmaker_on_the_test_connection()() as session:
+            yield session
+
     app.dependency_overrides[get_sessionmaker] = sessionmaker_on_the_test_connection
+    app.dependency_overrides[get_session] = session_per_request
 '''
 
 _EMPTY_ALL_TABLES = '''\
