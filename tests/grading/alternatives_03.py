@@ -30,10 +30,10 @@ async def lifespan_client(app):
 
 _EX2_APP = '''\
 @pytest_asyncio.fixture(loop_scope="module")
-async def ex2_app(ex2_connection):
+async def ex2_app(shop_connection):
     """The shop, with all its database work inside the test's transaction."""
     factory = async_sessionmaker(
-        ex2_connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        shop_connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
 
     async def a_session_per_request():
