@@ -14,6 +14,7 @@ from nbval.plugin import get_sanitize_patterns
 from traitlets.config import Config
 
 from course import build, lab
+from course.outputs import clean
 from course.paths import PROJECT_ROOT
 
 SANITIZER = PROJECT_ROOT / "nbval_sanitize.cfg"
@@ -81,11 +82,18 @@ def _sanitized(value, patterns):
     return value
 
 
+def _tracebacks(outputs) -> list[list[str]]:
+    """The tracebacks as they are stored: nbval does not compare them, but a learner reads them."""
+    errors = [copy.deepcopy(o) for o in outputs if o.output_type == "error"]
+    return [clean(error).traceback for error in errors]
+
+
 def refresh_outputs(path: Path) -> bool:
     """Re-execute a lesson or solution notebook and store its outputs.
 
-    A cell whose new outputs equal the stored ones under the sanitizer keeps the stored ones,
-    so re-running changes nothing when nothing has changed. Returns whether the file changed.
+    A cell whose new outputs equal the stored ones under the sanitizer, tracebacks included,
+    keeps the stored ones, so re-running changes nothing when nothing has changed. Returns
+    whether the file changed.
     """
     stored = nbformat.read(path, as_version=4)
     fresh = execute(stored, path.parent, allow_errors=False)
@@ -95,7 +103,9 @@ def refresh_outputs(path: Path) -> bool:
             continue
         if "nbval-ignore-output" in old.metadata.get("tags", []) and old.outputs:
             continue  # its output varies by design (a benchmark): keep the stored one
-        if comparable(old.outputs, patterns) != comparable(new.outputs, patterns):
+        if comparable(old.outputs, patterns) != comparable(new.outputs, patterns) or (
+            _tracebacks(old.outputs) != _tracebacks(new.outputs)
+        ):
             old.outputs, old.execution_count = new.outputs, new.execution_count
         elif old.execution_count is None:
             old.execution_count = new.execution_count
