@@ -90,8 +90,8 @@ HINTS = [
     (
         r"does not exist \(was it committed\?\)",
         "Code that opens its own session (a background task) cannot see the test's uncommitted "
-        "rows: override get_sessionmaker too, so every session joins the test's connection "
-        "(modules 02 and 03).",
+        "rows: override get_sessionmaker, which get_session uses too, so that every session "
+        "joins the test's connection (modules 02 and 03).",
     ),
     (
         r'duplicate key value violates unique constraint "pg_',
