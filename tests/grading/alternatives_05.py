@@ -11,33 +11,25 @@
 """
 
 _DATABASE_PER_WORKER = '''\
-%%writefile {EX1_DIR}/conftest.py
+%%writetest {EX1_DIR}/conftest.py
 """Each pytest-xdist worker gets a database of its own, with the shop's tables."""
 
 import asyncio
 import os
 
 import pytest
-from sqlalchemy import make_url, text
+import pytest_asyncio  # if you write an async fixture
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from course.lessons import admin  # CREATE/DROP DATABASE: autocommit, on the maintenance database
 from shop.models import create_schema
 
 KERNEL_URL = make_url(os.environ["DATABASE_URL"])  # the kernel's database: unique on the server
 
 
-async def admin(*statements: str) -> None:
-    """Run statements on the server's maintenance database, outside any transaction."""
-    engine = create_async_engine(KERNEL_URL.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        for statement in statements:
-            await connection.execute(text(statement))
-    await engine.dispose()
-
-
 # database_url: session scope; yields the URL of the worker's own database, with the shop's
 # tables, and drops that database at the end.
-import pytest_asyncio
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -56,7 +48,7 @@ async def database_url(worker_id):
 '''
 
 _TEMPLATE_ONCE_PER_RUN = '''\
-%%writefile {EX2_DIR}/conftest.py
+%%writetest {EX2_DIR}/conftest.py
 """One template database per run, built once; each pytest-xdist worker clones it."""
 
 import asyncio
@@ -65,9 +57,10 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from course.lessons import admin  # CREATE/DROP DATABASE: autocommit, on the maintenance database
 from shop.models import create_schema
 
 KERNEL_URL = make_url(os.environ["DATABASE_URL"])  # the kernel's database: unique on the server
@@ -78,17 +71,9 @@ def url_of(database: str) -> str:
     return KERNEL_URL.set(database=database).render_as_string(hide_password=False)
 
 
-async def admin(*statements: str) -> None:
-    """Run statements on the server's maintenance database, outside any transaction."""
-    engine = create_async_engine(url_of("postgres"), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        for statement in statements:
-            await connection.execute(text(statement))
-    await engine.dispose()
-
-
 def build_template() -> None:
-    """Create the database TEMPLATE with the shop's tables (in a real project: slow)."""
+    """Create the database TEMPLATE with the shop's tables (in a real project: slow). A plain
+    function: it runs its own event loop, so call it from a plain fixture, never an async one."""
 
     async def build():
         await admin(
