@@ -130,8 +130,13 @@ def pytest_sessionfinish(session):
         Path(path).write_text(json.dumps(_tests))
 
 
+_NAMED_ERROR = re.compile(r"\w+(Error|Exception|Mismatch): ")
+
+
 def first_error(text: str) -> str:
-    """A failure's first error line, without file locations (they differ between machines)."""
+    """A failure's first error line, without file locations (they differ between machines).
+    Some errors have no `E ` lines (pytest's ScopeMismatch): then the line that names one."""
     lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    lines = lines or [line for line in text.splitlines() if _NAMED_ERROR.match(line)]
     line = (lines or text.strip().splitlines()[-1:] or ["?"])[0]
     return re.sub(r" at [^\s>\]]+:\d+", "", line)

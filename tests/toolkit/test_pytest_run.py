@@ -78,3 +78,16 @@ def test_the_folders_own_pytest_ini_applies(tmp_path):
     (tmp_path / "test_async.py").write_text("async def test_unmarked():\n    pass\n")
 
     assert run_pytest(tmp_path).outcomes == {"test_async.py::test_unmarked": "passed"}
+
+
+def test_an_error_without_e_lines_is_named_by_its_own_line(tmp_path):
+    """pytest reports a ScopeMismatch without `E ` lines: its error is that line, not the
+    last line of the report (a path into site-packages)."""
+    (tmp_path / "test_mismatch.py").write_text(
+        "import pytest, pytest_asyncio\n\n"
+        "@pytest_asyncio.fixture(scope='session')\n"
+        "async def wide():\n    return 1\n\n"
+        "@pytest.mark.asyncio\nasync def test_it(wide):\n    pass\n"
+    )
+    error = run_pytest(tmp_path).errors["test_mismatch.py::test_it"]
+    assert error.startswith("ScopeMismatch: You tried to access the function scoped fixture")
