@@ -57,5 +57,6 @@ async def drop_leftovers() -> int:
 
 
 def shown(output: str) -> str:
-    """The text with this kernel's database name (it holds the kernel's pid) made stable."""
-    return output.replace(kernel_database(), "course_kernel_PID")
+    """The text with this kernel's database name (it holds the kernel's pid) made stable, as
+    the build stores it."""
+    return output.replace(kernel_database(), "course_kernel_<pid>")
