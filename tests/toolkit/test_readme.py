@@ -1,5 +1,6 @@
 """Every `sh` block of the README runs, as written, from the repository root."""
 
+import json
 import os
 import re
 import subprocess
@@ -31,3 +32,14 @@ def test_readme_command_runs(command):
         command, shell=True, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_the_module_table_gives_each_lessons_own_time_estimate():
+    """The README's times are the ones each lesson states in its opening."""
+    rows = re.findall(r"^\| (\d\d) \| [^|]+ \| (\d+) \+ (\d+) min \| ready \|$", README, re.M)
+    assert len(rows) >= 6
+    for number, lesson, exercises in rows:
+        (path,) = (PROJECT_ROOT / "notebooks").glob(f"{number}_*.ipynb")
+        title = "".join(json.loads(path.read_text())["cells"][0]["source"])
+        opening = re.search(r"\*\*Time[:.]\*\*[^*]*", title)[0]
+        assert re.findall(r"\d+", opening)[:2] == [lesson, exercises], (path.name, opening)
