@@ -83,3 +83,16 @@ def test_pyproject_declares_the_same_range(bootstrap):
     below, above = (oldest[0], oldest[1] - 1), (newest[0], newest[1] + 1)
     for version, supported in [(oldest, True), (newest, True), (below, False), (above, False)]:
         assert (f"{version[0]}.{version[1]}.0" in declared) is supported, version
+
+
+def test_pyproject_installs_every_package_of_the_project():
+    """`packages` is an explicit list: a new subpackage (course.lessons) must be on it, or a
+    non-editable install (a wheel) leaves it out."""
+    with open(PROJECT_ROOT / "pyproject.toml", "rb") as file:
+        listed = set(tomllib.load(file)["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(PROJECT_ROOT).parts)
+        for top in ("course", "shop")
+        for init in (PROJECT_ROOT / top).rglob("__init__.py")
+    }
+    assert listed == found
