@@ -15,9 +15,8 @@ from traitlets.config import Config
 
 from course import build, lab
 from course.outputs import clean
-from course.paths import PROJECT_ROOT
+from course.paths import SANITIZER
 
-SANITIZER = PROJECT_ROOT / "nbval_sanitize.cfg"
 CELL_TIMEOUT = 120  # seconds; a cell that runs longer is stuck
 
 

@@ -24,9 +24,8 @@ import nbformat
 
 from course import build
 from course.errors import NotebookError
-from course.paths import PROJECT_ROOT
+from course.paths import PROJECT_ROOT, SANITIZER
 
-SANITIZER = PROJECT_ROOT / "nbval_sanitize.cfg"
 # An empty configuration: no project's pytest settings (xfail_strict, addopts) may change verdicts.
 GRADING_INI = Path(__file__).with_name("grading-pytest.ini")
 CHECK_OUTPUT_TAG = "nbval-check-output"

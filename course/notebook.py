@@ -7,7 +7,6 @@ import ipytest
 from IPython import get_ipython
 
 from course import db
-from course.lessons.terminal import writetest
 from course.postgres import PostgresUnavailable
 
 PYTEST_INI = Path(__file__).with_name("notebook-pytest.ini")
@@ -55,6 +54,15 @@ def setup(*, needs_postgres: bool = False) -> None:
         url = db.sqlite_url("kernel")
         print(f"No PostgreSQL here, so this notebook runs on SQLite.\n{error}")
     os.environ["DATABASE_URL"] = url
+
+
+def writetest(line: str, cell: str) -> None:
+    """%%writetest PATH: write the cell to PATH (creating its folder), like %%writefile, and
+    print nothing: lessons write test files for pytest runs in a new process with it, and a
+    temporary path printed in an output would differ on every run."""
+    path = Path(line.strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(cell)
 
 
 def _failed_tests(shell, etype, value, tb, tb_offset=None) -> None:

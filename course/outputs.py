@@ -16,9 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from course.paths import PROJECT_ROOT
+from course.paths import PROJECT_ROOT, SANITIZER
 
-SANITIZER = PROJECT_ROOT / "nbval_sanitize.cfg"
 KEPT_AS_RUN = {"pytest timings"}  # sanitizer sections that stored outputs keep as they ran
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _SITE_PACKAGES = re.compile(r"[^\s'\"(]*[/\\](site|dist)-packages[/\\]")

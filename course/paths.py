@@ -4,6 +4,8 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The one nbval sanitizer: CI, grading and the build compare (and store) outputs under it.
+SANITIZER = PROJECT_ROOT / "nbval_sanitize.cfg"
 
 
 def state_dir() -> Path:

@@ -3,8 +3,8 @@ configuration file, several worker processes (ipytest cannot use pytest-xdist,
 chmp/ipytest#90), a `-W` option.
 
 The test files go into a fresh folder, written from a dict or with the `%%writetest PATH` cell
-magic (which `course.setup()` registers: `%%writefile` without the "Writing PATH" line, whose
-temporary path would differ on every run).
+magic (course/notebook.py: `%%writefile` without the "Writing PATH" line, whose temporary path
+would differ on every run).
 """
 
 import re
@@ -61,11 +61,3 @@ def shown(output: str) -> str:
     the line that names each worker's Python executable."""
     output = _WORKER_PYTHON.sub("", trim(output))
     return _REPEATED_STATUS.sub(r"\1", output).strip()
-
-
-def writetest(line: str, cell: str) -> None:
-    """%%writetest PATH: write the cell to PATH (creating its folder), like %%writefile, and
-    print nothing."""
-    path = Path(line.strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(cell)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from course import db
 from course.lessons import first_line, rows_seen_elsewhere, run_in_a_terminal, trim
-from course.lessons.terminal import writetest
+from course.notebook import writetest
 from shop.models import Product, create_schema
 
 

@@ -6,27 +6,26 @@ notebook's (the fixtures of the exercise's given cell, the tests of its referenc
 a pytest session of its own, in this process.
 """
 
+import asyncio
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
 import pytest
-import pytest_asyncio
-from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from course import seeded_bugs
 from course.db import database_for_this_process
+from course.lessons import shop_fixtures
+from course.lessons.shop_fixtures import RATES_URL, place_widget_order
 from shop import api, services
-from shop.app import create_app
-from shop.dependencies import get_http_client, get_sessionmaker, get_settings
+from shop.dependencies import get_settings
 from shop.errors import RatesUnavailable, UnknownCurrency
 from shop.models import Notification, create_schema
 from shop.rates import ExchangeRatesClient
-from shop.settings import Settings
 
-RATES_URL = "https://rates.test"
 TARGETS = {
     "product-not-committed": (services, "create_product"),
     "settings-override-ignored": (services, "order_total_in"),
@@ -35,92 +34,6 @@ TARGETS = {
     "confirmation-not-sent": (api, "send_order_confirmation"),
     **dict.fromkeys(seeded_bugs.RATES_CLIENT_BUGS, (ExchangeRatesClient, "get_rate")),
 }
-
-
-def shop_fixtures(database_url: str) -> dict:
-    """The fixtures of the exercise's given cell, as a namespace (defined in a function, so that
-    this module's own pytest run does not collect them)."""
-
-    class FakeRatesApi:
-        def __init__(self):
-            self.rates = {"EUR": {"USD": 1.10, "GBP": 0.85}, "GBP": {"USD": 1.30, "EUR": 1.18}}
-            self.requests = []
-
-        def __call__(self, request):
-            self.requests.append(request)
-            base = request.url.params.get("base")
-            if base not in self.rates:
-                return httpx.Response(404)
-            return httpx.Response(200, json={"base": base, "rates": self.rates[base]})
-
-    @pytest_asyncio.fixture(scope="module", loop_scope="module")
-    async def shop_engine():
-        engine = create_async_engine(database_url)
-        await create_schema(engine)
-        yield engine
-        await engine.dispose()
-
-    @pytest_asyncio.fixture(loop_scope="module")
-    async def shop_connection(shop_engine):
-        async with shop_engine.connect() as connection:
-            transaction = await connection.begin()
-            yield connection
-            await transaction.rollback()
-
-    @pytest.fixture
-    def rates_api():
-        return FakeRatesApi()
-
-    @pytest_asyncio.fixture(loop_scope="module")
-    async def shop_app(shop_connection, rates_api):
-        sessionmaker = async_sessionmaker(
-            bind=shop_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-        app = create_app(
-            Settings(database_url=database_url, exchange_rates_url=RATES_URL, shop_currency="EUR")
-        )
-        app.dependency_overrides[get_sessionmaker] = lambda: sessionmaker
-        async with httpx.AsyncClient(transport=httpx.MockTransport(rates_api)) as rates_client:
-            app.dependency_overrides[get_http_client] = lambda: rates_client
-            yield app
-        app.dependency_overrides.clear()
-
-    @pytest_asyncio.fixture(loop_scope="module")
-    async def shop_client(shop_app):
-        async with LifespanManager(shop_app) as manager:
-            transport = httpx.ASGITransport(app=manager.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield client
-
-    @pytest_asyncio.fixture(loop_scope="module")
-    async def shop_session(shop_connection):
-        async with AsyncSession(
-            bind=shop_connection, join_transaction_mode="create_savepoint"
-        ) as session:
-            yield session
-
-    return {
-        "shop_engine": shop_engine,
-        "shop_connection": shop_connection,
-        "rates_api": rates_api,
-        "shop_app": shop_app,
-        "shop_client": shop_client,
-        "shop_session": shop_session,
-    }
-
-
-async def place_widget_order(client, quantity=3):
-    customer = await client.post("/customers", json={"email": "ada@example.com", "name": "Ada"})
-    widget = await client.post("/products", json={"sku": "W-1", "name": "W", "price_cents": 250})
-    north = await client.post("/warehouses", json={"code": "NORTH", "name": "North"})
-    stock_url = f"/products/{widget.json()['id']}/stock/{north.json()['id']}"
-    assert (await client.put(stock_url, json={"quantity": 10})).status_code == 200
-    lines = [{"product_id": widget.json()["id"], "quantity": quantity}]
-    order = await client.post(
-        "/orders", json={"customer_id": customer.json()["id"], "lines": lines}
-    )
-    assert order.status_code == 201, order.text
-    return order.json()
 
 
 def reference_tests() -> dict:
@@ -163,8 +76,20 @@ def reference_tests() -> dict:
 
 
 @pytest.fixture(scope="module")
-def fixtures() -> dict:
-    return shop_fixtures(database_for_this_process("seededbugs"))
+def fixtures() -> Iterator[dict]:
+    """The exercise's given cell, `from course.lessons.shop_fixtures import *`, on a database of
+    this process with the shop's tables in DATABASE_URL: what `course.setup()` gives a kernel."""
+    url = database_for_this_process("seededbugs")
+
+    async def create_tables():
+        engine = create_async_engine(url)
+        await create_schema(engine)
+        await engine.dispose()
+
+    asyncio.run(create_tables())
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("DATABASE_URL", url)
+        yield {name: getattr(shop_fixtures, name) for name in shop_fixtures.__all__}
 
 
 @pytest.fixture(scope="module")
