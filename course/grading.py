@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from course import build
+from course import build, tampering
 from course.errors import NotebookError
 from course.paths import PROJECT_ROOT, SANITIZER
 
@@ -42,6 +42,7 @@ class Submission:
     notes: list[str] = field(default_factory=list)
     prepared: Path | None = None
     checks: dict[str, int] = field(default_factory=dict)  # exercise id -> nbval cell number
+    guards: dict[int, str] = field(default_factory=dict)  # nbval cell number -> exercise id
 
     @property
     def score(self) -> str:
@@ -133,7 +134,43 @@ def prepare(submitted, reference) -> tuple[nbformat.NotebookNode, list[str]]:
             notes.append(f"{what} had outputs without being run (ignored)")
         position = next(i for i, cell in enumerate(nb.cells) if cell.id == ref.id)
         nb.cells[position] = restored
+    protected = {cell.id for cell in _protected(reference)}
+    notes += _run_after_the_setup(nb, protected)
+    notes += tampering.flags([cell for cell in nb.cells if cell.id not in protected])
+    _guard_checks(nb)
     return nb, notes
+
+
+def _run_after_the_setup(nb, protected: set[str]) -> list[str]:
+    """Learner code cells put before the set-up cell move after it: the set-up takes the
+    snapshot that the guard cells compare with, before any learner code runs."""
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    setup = next((cell for cell in code if cell.id in protected), None)
+    before = code[: code.index(setup)] if setup else []
+    early = [cell for cell in before if cell.id not in protected]
+    for cell in early:
+        nb.cells.remove(cell)
+        nb.cells.insert(nb.cells.index(setup) + 1 + early.index(cell), cell)
+    return [f"cell {cell.id} came before the set-up cell (moved after it)" for cell in early]
+
+
+def _guard_checks(nb) -> None:
+    """A guard cell before and after each check cell (course.guard): it puts back the check
+    machinery as the set-up left it, and fails, naming what learner code had changed."""
+    for check in [cell for cell in nb.cells if build.check_id(cell)]:
+        exercise = build.check_id(check)
+        for where, offset in (("before", 0), ("after", 1)):
+            guard = nbformat.v4.new_code_cell(
+                f"import course.guard; course.guard.verify('{where} check {exercise}')",
+                id=f"guard-{where}-{check.id}"[:64],
+                metadata={"course": {"guard": exercise}},
+            )
+            nb.cells.insert(nb.cells.index(check) + offset, guard)
+
+
+def guard_of(cell) -> str:
+    """The exercise whose check a grader's guard cell watches; "" for other cells."""
+    return cell.get("metadata", {}).get("course", {}).get("guard", "")
 
 
 def _insertion_point(cells, reference_order: list[str], cell_id: str) -> int:
@@ -169,7 +206,7 @@ def nbval_results(junit: Path, prepared_dir: Path) -> dict[Path, dict[int, tuple
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
                 outcome = {"failure": "failed", "error": "failed", "skipped": "skipped"}[child.tag]
-                message = ANSI.sub("", child.get("message") or child.text or "")
+                message = ANSI.sub("", child.text or child.get("message") or "")  # text: in full
         notebook = (prepared_dir / case.get("file")).resolve()
         results.setdefault(notebook, {})[int(match[1])] = (outcome, message)
     return results
@@ -179,6 +216,15 @@ def _cell_numbers(nb) -> dict[str, int]:
     """nbval numbers code cells only, from 0: each check cell's number."""
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     return {build.check_id(cell): i for i, cell in enumerate(code) if build.check_id(cell)}
+
+
+def _guard_numbers(nb) -> dict[int, str]:
+    """nbval's number of each guard cell, with the exercise whose check it watches."""
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    return {i: guard_of(cell) for i, cell in enumerate(code) if guard_of(cell)}
+
+
+MACHINERY_CHANGED = re.compile(r"MachineryChanged: (.+)")
 
 
 def judge(submission: Submission, cells: dict[int, tuple[str, str]], cell_ids: list[str]):
@@ -191,9 +237,17 @@ def judge(submission: Submission, cells: dict[int, tuple[str, str]], cell_ids: l
             submission.notes.append(f"kernel died or hung in cell {cell_ids[number]}")
         elif "Timeout of" in message:
             submission.notes.append(f"cell {cell_ids[number]} timed out")
+    tripped = set()
+    for number, exercise in submission.guards.items():
+        outcome, message = cells.get(number, ("missing", ""))
+        if outcome == "failed" and (changed := MACHINERY_CHANGED.search(message)):
+            tripped.add(exercise)
+            submission.notes.append(changed[1].strip())
     for exercise, number in submission.checks.items():
         outcome, message = cells.get(number, ("missing", ""))
-        if outcome == "passed":
+        if exercise in tripped:
+            submission.verdicts[exercise] = "fail"
+        elif outcome == "passed":
             submission.verdicts[exercise] = "pass"
         elif outcome == "missing" or (died_at is not None and number >= died_at):
             submission.verdicts[exercise] = "error"
@@ -227,6 +281,7 @@ def grade(paths: list[str], out: Path, *, timeout: int = 60, workers: str = "aut
             continue
         submission.notes += notes
         submission.checks = _cell_numbers(prepared)
+        submission.guards = _guard_numbers(prepared)
         submission.prepared = prepared_dir / f"{index:03d}" / f"{submission.module}.ipynb"
         submission.prepared.parent.mkdir(exist_ok=True)
         nbformat.write(prepared, submission.prepared)
@@ -355,6 +410,11 @@ def self_check(path: Path, *, timeout: int = 60, root: Path = PROJECT_ROOT) -> l
         return [CheckReport(e, "error", reason) for e in build.exercises_of(refs[module])]
     expected = {build.check_id(c): c.outputs for c in refs[module].cells if build.check_id(c)}
     patterns = sanitizer()
+    changed = {}  # exercise -> what its guard cells found changed
+    for cell in executed.cells:
+        for output in cell.outputs if guard_of(cell) else []:
+            if output.output_type == "error":
+                changed.setdefault(guard_of(cell), []).append(f"{output.ename}: {output.evalue}")
     reports = []
     for cell in executed.cells:
         if not (exercise := build.check_id(cell)):
@@ -364,6 +424,8 @@ def self_check(path: Path, *, timeout: int = 60, root: Path = PROJECT_ROOT) -> l
         message = _failure_lines(cell.outputs) if failed else ""
         if not failed and not same:
             message = "the check's output differs from the reference's (warnings?)"
+        if exercise in changed:
+            failed, message = True, "\n".join([*changed[exercise], message]).strip()
         text = "\n".join(
             o.get("text", "") + f"{o.get('ename', '')}: {o.get('evalue', '')}" for o in cell.outputs
         )

@@ -6,7 +6,7 @@ from pathlib import Path
 import ipytest
 from IPython import get_ipython
 
-from course import db
+from course import db, guard
 from course.postgres import PostgresUnavailable
 
 PYTEST_INI = Path(__file__).with_name("notebook-pytest.ini")
@@ -46,6 +46,7 @@ def setup(*, needs_postgres: bool = False) -> None:
         ipytest.autoconfig(run_in_thread=True, raise_on_error=True, addopts=PYTEST_OPTIONS)
         shell.register_magic_function(writetest, "cell")
         shell.set_custom_exc((ipytest.Error,), _failed_tests)
+        guard.watch(shell)  # before any learner cell: what the grader's guard cells restore
     try:
         url = db.database_for_this_process("kernel")
     except PostgresUnavailable as error:
