@@ -1,16 +1,23 @@
-"""The GitHub Classroom workflow: it grades every exercise there is, with commands that exist."""
+"""The GitHub Classroom workflow: it grades every exercise there is, with commands that exist,
+its actions are pinned, zizmor finds nothing in it, and it grades against the course's solutions."""
 
 import csv
+import json
+import re
 import shlex
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
+import pytest
 import yaml
 
 from course import build, cli, grading
 from course.paths import PROJECT_ROOT
 
-WORKFLOW = yaml.safe_load((PROJECT_ROOT / ".github/workflows/classroom.yml").read_text())
+WORKFLOW_FILE = PROJECT_ROOT / ".github/workflows/classroom.yml"
+WORKFLOW = yaml.safe_load(WORKFLOW_FILE.read_text())
 STEPS = WORKFLOW["jobs"]["grade"]["steps"]
 GRADERS = [
     s for s in STEPS if s.get("uses", "").startswith("classroom-resources/autograding-command")
@@ -57,3 +64,75 @@ def test_verdict_exits_zero_only_on_pass(tmp_path):
         return subprocess.run(command, capture_output=True, text=True).returncode
 
     assert (verdict("01.1"), verdict("01.2"), verdict("09.9")) == (0, 1, 1)
+
+
+def test_every_action_is_pinned_to_the_commit_of_a_release():
+    # YAML drops comments, so the version comment is read from the text.
+    uses_lines = [line for line in WORKFLOW_FILE.read_text().splitlines() if "uses:" in line]
+    assert len(uses_lines) == len([s for s in STEPS if "uses" in s])
+    pinned = re.compile(r"^\s*(- )?uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+    assert [line for line in uses_lines if not pinned.match(line)] == []
+
+
+def test_no_checkout_leaves_its_token_in_the_working_copy():
+    checkouts = [s for s in STEPS if s.get("uses", "").startswith("actions/checkout@")]
+    assert len(checkouts) == 2
+    assert all(step["with"]["persist-credentials"] is False for step in checkouts)
+
+
+def test_zizmor_finds_nothing_even_pedantic():
+    zizmor = Path(sysconfig.get_path("scripts")) / "zizmor"
+    if not zizmor.exists():
+        pytest.skip(f"zizmor is not installed in {zizmor.parent} (requirements.txt pins it)")
+    command = [zizmor, "--offline", "--persona=pedantic", "--format=json", WORKFLOW_FILE]
+    result = subprocess.run(command, capture_output=True, text=True)
+    findings = [(f["ident"], f["desc"]) for f in json.loads(result.stdout)]
+    assert (findings, result.returncode) == ([], 0)
+
+
+def run_reference_guard(course_repository, is_template):
+    """Run the guard step's script as Actions runs a `run:` step, given what its `env:` holds."""
+    (guard,) = [s for s in STEPS if s.get("id") == "reference"]
+    assert guard["env"] == {
+        "COURSE_REPOSITORY": "${{ vars.COURSE_REPOSITORY }}",
+        "IS_TEMPLATE": "${{ github.event.repository.is_template }}",
+    }
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "COURSE_REPOSITORY": course_repository,
+        "IS_TEMPLATE": is_template,
+    }
+    command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", guard["run"]]
+    return subprocess.run(command, env=env, capture_output=True, text=True)
+
+
+def test_the_reference_guard_runs_first_and_gates_the_reporting():
+    assert STEPS[0]["id"] == "reference"
+    reporting = [s for s in STEPS if "if" in s]
+    assert [s["name"] for s in reporting] == ["Keep the gradebook", "Report to GitHub Classroom"]
+    assert all("steps.reference.outcome == 'success'" in s["if"] for s in reporting)
+
+
+@pytest.mark.parametrize("is_template", ["false", ""])  # "" when the event has no repository
+def test_a_learners_copy_without_course_repository_is_not_graded(is_template):
+    result = run_reference_guard(course_repository="", is_template=is_template)
+    assert result.returncode == 1
+    assert result.stdout.startswith("::error title=COURSE_REPOSITORY is not set::")
+    assert "Set the organization's Actions variable COURSE_REPOSITORY" in result.stdout
+    assert "owner/name" in result.stdout
+
+
+def test_a_learners_copy_with_course_repository_is_graded_against_it():
+    result = run_reference_guard(course_repository="example-org/async-course", is_template="false")
+    assert (result.returncode, result.stdout) == (
+        0,
+        "Reference solutions from example-org/async-course\n",
+    )
+
+
+def test_the_course_repository_itself_needs_no_variable():
+    result = run_reference_guard(course_repository="", is_template="true")
+    assert (result.returncode, result.stdout) == (
+        0,
+        "Reference solutions from this course repository\n",
+    )
