@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import hostile
 import nbformat
 import pytest
 from alternatives import alternative_notebook
@@ -69,6 +70,14 @@ VARIANTS = {
 }
 
 
+# Learner code that attacks the grader, one module each: graded in the same run as the rest.
+HOSTILE = {
+    "forged-magic": ("01_event_loops", hostile.forged_magic),
+    "patched-entry-point": ("00_start_here", hostile.patched_entry_point),
+    "database-saboteur": ("00_start_here", hostile.database_saboteur),
+}
+
+
 def _fingerprints(folder: Path) -> dict[Path, str]:
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*.ipynb")}
 
@@ -86,6 +95,10 @@ def graded(tmp_path_factory):
         for variant, text in {"malformed": '{"cells": [', "empty": ""}.items():
             (submissions / variant).mkdir(exist_ok=True)
             (submissions / variant / f"{name}.ipynb").write_text(text)
+    for variant, (name, make) in HOSTILE.items():
+        path = submissions / variant / f"{name}.ipynb"
+        path.parent.mkdir()
+        nbformat.write(make(name, copy.deepcopy(REFERENCES[name])), path)
     others = list(REFERENCES)
     wrong = submissions / "wrong-module" / f"{others[-1]}.ipynb"  # holds the first module
     wrong.parent.mkdir()
@@ -126,9 +139,10 @@ def test_stub_fails(graded, module):
     assert notes == ""
 
 
-def test_a_correct_solution_written_differently_passes(graded, module):
-    result, _ = verdicts(graded, "alternative", module)
+def test_a_correct_solution_written_differently_passes_unflagged(graded, module):
+    result, notes = verdicts(graded, "alternative", module)
     assert set(result) == {"pass"}
+    assert notes == ""
 
 
 def test_tampering_gains_nothing_and_is_flagged(graded, module):
@@ -160,6 +174,45 @@ def test_a_dying_kernel_is_an_error_for_what_follows(graded, module):
     assert first == "pass"
     assert set(rest) == {"error"}
     assert "kernel died" in notes
+
+
+def test_a_forged_ipytest_magic_is_put_back_and_named(graded):
+    result, notes = verdicts(graded, "forged-magic", "01_event_loops")
+    assert set(result) == {"fail"}
+    assert notes == (
+        "cell forge reaches into the grading machinery: reads solutions/ (line 6); "
+        "registers a magic (line 18); learner code had changed the %%ipytest magic, "
+        "found before check 01.1 (put back)"
+    )
+
+
+def test_without_the_guard_cells_the_forged_magic_gets_full_marks(monkeypatch, tmp_path):
+    """What the guard cells are for: the same forgery, graded without them, passes."""
+    path = tmp_path / "01_event_loops.ipynb"
+    nbformat.write(hostile.forged_magic("01_event_loops", REFERENCES["01_event_loops"]), path)
+    monkeypatch.setattr(grading, "_guard_checks", lambda nb: None)
+    assert {r.verdict for r in grading.self_check(path, timeout=TIMEOUT)} == {"pass"}
+
+
+def test_a_patched_pytest_entry_point_is_put_back_and_named(graded):
+    result, notes = verdicts(graded, "patched-entry-point", "00_start_here")
+    assert set(result) == {"fail"}
+    assert notes == (
+        "cell patch reaches into the grading machinery: patches pytest.main (line 8); "
+        "learner code had changed pytest.main, found before check 00.1 (put back)"
+    )
+
+
+def test_a_database_saboteur_reaches_no_other_database(graded):
+    """It ran while the others were graded (their verdicts are asserted by the other tests)."""
+    result, notes = verdicts(graded, "database-saboteur", "00_start_here")
+    assert set(result) == {"pass"} and notes == ""
+    submission = next(s for s in graded["results"] if "database-saboteur" in s.given)
+    answers = (submission.prepared.parent / "sabotage.log").read_text()
+    assert "connect postgres: permission denied for database" in answers
+    assert "connect template1: permission denied for database" in answers
+    assert "dropped" not in answers and "connected" not in answers
+    assert "must be owner of database" in answers
 
 
 @pytest.mark.parametrize("variant", ["malformed", "empty"])
