@@ -1,0 +1,59 @@
+"""A feedback file per graded notebook, for the instructor to hand back to its learner.
+
+Each exercise's verdict, as in the gradebook, and for one that did not pass what its check
+printed in the learner's own kernel, with the hints for it, as `course check` shows them; then
+the gradebook row's notes. Nothing comes from the reference solution: neither its code nor its
+check cells' outputs.
+"""
+
+import os
+import re
+from pathlib import Path
+
+from course.grading import Submission, check_report
+from course.outputs import readable
+
+
+def write(submissions: list[Submission], folder: Path) -> None:
+    """One Markdown file per submission, at its path relative to the folder that holds them
+    all, plus ".md": learners/ada/01_event_loops.ipynb -> folder/ada/01_event_loops.ipynb.md."""
+    parents = [str(s.path.resolve().parent) for s in submissions]
+    common = Path(os.path.commonpath(parents)) if parents else Path()
+    for submission in submissions:
+        relative = submission.path.resolve().relative_to(common)
+        path = folder / relative.with_name(relative.name + ".md")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(markdown(submission, relative.as_posix()))
+
+
+def markdown(submission: Submission, name: str) -> str:
+    passed = sum(verdict == "pass" for verdict in submission.verdicts.values())
+    lines = [f"# Feedback on {name}", ""]
+    if not submission.prepared:
+        reason = submission.notes[0] if submission.notes else "no reason recorded"
+        lines += [f"This notebook could not be graded: {reason}.", ""]
+    if submission.module:
+        lines += [
+            f"Module {submission.module}: {passed} of {len(submission.verdicts)} exercises pass.",
+            "",
+        ]
+    for exercise, verdict in submission.verdicts.items():
+        lines += [f"## Exercise {exercise}: {verdict}", ""]
+        if verdict != "pass":
+            lines += _explanation(submission, exercise)
+    if submission.notes:
+        lines += ["## Notes from the grader", "", *[f"- {note}" for note in submission.notes], ""]
+    return "\n".join(lines)
+
+
+def _explanation(submission: Submission, exercise: str) -> list[str]:
+    outputs = submission.printed.get(exercise)
+    if outputs is None:
+        why = "the notebook could not be graded" if not submission.prepared else "see the notes"
+        return [f"The check did not run to the end ({why}).", ""]
+    # It failed (the gradebook says so): without an error, its output was not the reference's.
+    report = check_report(exercise, outputs, same_output=False)
+    message = readable(report.message).replace(str(submission.prepared.parent), ".")
+    fence = "`" * max([3, *(len(run) + 1 for run in re.findall("`+", message))])
+    lines = ["What the check reported:", "", fence + "text", message, fence, ""]
+    return lines + [line for hint in report.hints for line in (f"Hint: {hint}", "")]
