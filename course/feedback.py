@@ -17,21 +17,21 @@ from course.outputs import readable
 def write(submissions: list[Submission], folder: Path) -> None:
     """One Markdown file per submission, at its path relative to the folder that holds them
     all, plus ".md": learners/ada/01_event_loops.ipynb -> folder/ada/01_event_loops.ipynb.md."""
-    parents = [str(s.path.resolve().parent) for s in submissions]
-    common = Path(os.path.commonpath(parents)) if parents else Path()
-    for submission in submissions:
-        relative = submission.path.resolve().relative_to(common)
-        path = folder / relative.with_name(relative.name + ".md")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(markdown(submission, relative.as_posix()))
+    paths = [Path(os.path.abspath(s.path)) for s in submissions]  # as given, links kept
+    common = os.path.commonpath([path.parent for path in paths]) if paths else ""
+    for submission, path in zip(submissions, paths, strict=True):
+        relative = path.relative_to(common)
+        written = folder / relative.with_name(relative.name + ".md")
+        written.parent.mkdir(parents=True, exist_ok=True)
+        written.write_text(markdown(submission, relative.as_posix()))
 
 
 def markdown(submission: Submission, name: str) -> str:
     passed = sum(verdict == "pass" for verdict in submission.verdicts.values())
+    notes = [readable(note) for note in submission.notes]
     lines = [f"# Feedback on {name}", ""]
     if not submission.prepared:
-        reason = submission.notes[0] if submission.notes else "no reason recorded"
-        lines += [f"This notebook could not be graded: {reason}.", ""]
+        lines += [f"This notebook could not be graded: {notes[0] if notes else 'no reason'}.", ""]
     if submission.module:
         lines += [
             f"Module {submission.module}: {passed} of {len(submission.verdicts)} exercises pass.",
@@ -41,8 +41,8 @@ def markdown(submission: Submission, name: str) -> str:
         lines += [f"## Exercise {exercise}: {verdict}", ""]
         if verdict != "pass":
             lines += _explanation(submission, exercise)
-    if submission.notes:
-        lines += ["## Notes from the grader", "", *[f"- {note}" for note in submission.notes], ""]
+    if notes:
+        lines += ["## Notes from the grader", "", *[f"- {note}" for note in notes], ""]
     return "\n".join(lines)
 
 

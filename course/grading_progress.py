@@ -47,7 +47,7 @@ def pytest_addoption(parser):
     parser.addoption(
         EVENTS_OPTION,
         metavar="FILE",
-        help="append each finished notebook cell, and the outputs of those nbval compares, to "
+        help="write each finished notebook cell, and the outputs of those nbval compares, to "
         "FILE as JSON lines (course grade follows it to show progress)",
     )
 
