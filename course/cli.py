@@ -84,6 +84,7 @@ def _grade(args) -> int:
 
     submissions = grade(args.submissions, args.out, timeout=args.timeout, workers=args.workers)
     print(f"Graded {len(submissions)} notebooks: {args.out / 'gradebook.csv'}")
+    print(f"Feedback to hand back, one file per notebook: {args.out / 'feedback'}")
     print((args.out / "summary.md").read_text())
     return 0
 

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import nbformat
 
-from course import build, tampering
+from course import build, grading_progress, tampering
 from course.errors import NotebookError
+from course.hints import hints_for
 from course.paths import PROJECT_ROOT, SANITIZER
 
 # An empty configuration: no project's pytest settings (xfail_strict, addopts) may change verdicts.
@@ -43,6 +44,8 @@ class Submission:
     prepared: Path | None = None
     checks: dict[str, int] = field(default_factory=dict)  # exercise id -> nbval cell number
     guards: dict[int, str] = field(default_factory=dict)  # nbval cell number -> exercise id
+    printed: dict[str, list] = field(default_factory=dict)  # exercise id -> its check's outputs
+    changed: dict[str, list] = field(default_factory=dict)  # exercise id -> what guards found
 
     @property
     def score(self) -> str:
@@ -237,15 +240,14 @@ def judge(submission: Submission, cells: dict[int, tuple[str, str]], cell_ids: l
             submission.notes.append(f"kernel died or hung in cell {cell_ids[number]}")
         elif "Timeout of" in message:
             submission.notes.append(f"cell {cell_ids[number]} timed out")
-    tripped = set()
     for number, exercise in submission.guards.items():
         outcome, message = cells.get(number, ("missing", ""))
         if outcome == "failed" and (changed := MACHINERY_CHANGED.search(message)):
-            tripped.add(exercise)
+            submission.changed.setdefault(exercise, []).append(changed[1].strip())
             submission.notes.append(changed[1].strip())
     for exercise, number in submission.checks.items():
         outcome, message = cells.get(number, ("missing", ""))
-        if exercise in tripped:
+        if exercise in submission.changed:
             submission.verdicts[exercise] = "fail"
         elif outcome == "passed":
             submission.verdicts[exercise] = "pass"
@@ -257,7 +259,8 @@ def judge(submission: Submission, cells: dict[int, tuple[str, str]], cell_ids: l
 
 def grade(paths: list[str], out: Path, *, timeout: int = 60, workers: str = "auto",
           root: Path = PROJECT_ROOT) -> list[Submission]:  # fmt: skip
-    """Grade every submitted notebook; writes out/gradebook.csv and out/summary.md."""
+    """Grade every submitted notebook, showing progress; writes out/gradebook.csv,
+    out/summary.md and a feedback file per notebook in out/feedback/."""
     refs = references(root)
     prepared_dir = (out / "prepared").resolve()
     prepared_dir.mkdir(parents=True, exist_ok=True)
@@ -287,23 +290,48 @@ def grade(paths: list[str], out: Path, *, timeout: int = 60, workers: str = "aut
         nbformat.write(prepared, submission.prepared)
 
     junit = (out / "nbval-junit.xml").resolve()
+    events = (out / "nbval-cells.jsonl").resolve()  # progress, and what each check printed
     command = nbval_command(prepared_dir, junit, timeout=timeout, workers=workers)
+    command += grading_progress.plugin_args(events)
     gradable = [s for s in submissions if s.prepared]
     if gradable:
         print("nbval command:\n  " + shlex.join(command), flush=True)
+        notebooks = {_nodeid_path(s, prepared_dir): _progress_of(s) for s in gradable}
         with open(out / "nbval.log", "w") as log:
-            subprocess.run(command, cwd=prepared_dir, stdout=log, stderr=subprocess.STDOUT)
+            printed = grading_progress.run(
+                command, events, notebooks, cwd=prepared_dir, stdout=log, stderr=subprocess.STDOUT
+            )
         results = nbval_results(junit, prepared_dir) if junit.exists() else {}
         for submission in gradable:
             nb = nbformat.read(submission.prepared, as_version=4)
             cell_ids = [cell.id for cell in nb.cells if cell.cell_type == "code"]
             judge(submission, results.get(submission.prepared.resolve(), {}), cell_ids)
+            where = _nodeid_path(submission, prepared_dir)
+            submission.printed = {
+                exercise: printed[where, number]
+                for exercise, number in submission.checks.items()
+                if (where, number) in printed
+            }
     for submission in submissions:
         exercises = build.exercises_of(refs[submission.module]) if submission.module else {}
         for exercise in exercises:
             submission.verdicts.setdefault(exercise, "error")
     write_gradebook(submissions, out, command)
+    from course import feedback  # it explains failures with this module's self-check
+
+    feedback.write(submissions, out / "feedback")
     return submissions
+
+
+def _nodeid_path(submission: Submission, prepared_dir: Path) -> str:
+    """The prepared copy as nbval names it, relative to the prepared folder."""
+    return submission.prepared.relative_to(prepared_dir).as_posix()
+
+
+def _progress_of(submission: Submission) -> grading_progress.Notebook:
+    nb = nbformat.read(submission.prepared, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    return grading_progress.Notebook(submission.given, len(code), set(submission.checks.values()))
 
 
 def _module_from_name(filename: str, refs: dict) -> str:
@@ -387,13 +415,30 @@ def _failure_lines(outputs, most: int = 12) -> str:
     return "\n".join(list(dict.fromkeys(lines))[:most])
 
 
+def check_report(exercise: str, outputs, *, same_output: bool, changed=None) -> CheckReport:
+    """A check cell's report from what it printed (same_output: whether that matched the
+    reference's outputs under the sanitizer): its verdict, its failure's message and hints.
+    `changed`: what its guard cells found changed in the check machinery (a fail)."""
+    failed = any(o.output_type == "error" for o in outputs)
+    message = _failure_lines(outputs) if failed else ""
+    if not failed and not same_output:
+        message = "the check's output differs from the reference's (warnings?)"
+    if changed:  # whatever the check printed, it was not the genuine machinery's verdict
+        own = _failure_lines(outputs) if failed else ""
+        failed, message = True, "\n".join([*changed, own]).strip()
+    text = "\n".join(
+        o.get("text", "") + f"{o.get('ename', '')}: {o.get('evalue', '')}" for o in outputs
+    )
+    verdict = "pass" if not failed and same_output else "fail"
+    return CheckReport(exercise, verdict, message, tuple(hints_for(text)))
+
+
 def self_check(path: Path, *, timeout: int = 60, root: Path = PROJECT_ROOT) -> list[CheckReport]:
     """Run a learner's exercise notebook as the grader would, and report each exercise with
     its failure message and hints. The notebook itself is never modified."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     from course.execute import comparable, execute, sanitizer
-    from course.hints import hints_for
 
     refs = references(root)
     nb, problem = _read(path)
@@ -419,18 +464,10 @@ def self_check(path: Path, *, timeout: int = 60, root: Path = PROJECT_ROOT) -> l
     for cell in executed.cells:
         if not (exercise := build.check_id(cell)):
             continue
-        failed = any(o.output_type == "error" for o in cell.outputs)
         same = comparable(cell.outputs, patterns) == comparable(expected[exercise], patterns)
-        message = _failure_lines(cell.outputs) if failed else ""
-        if not failed and not same:
-            message = "the check's output differs from the reference's (warnings?)"
-        if exercise in changed:
-            failed, message = True, "\n".join([*changed[exercise], message]).strip()
-        text = "\n".join(
-            o.get("text", "") + f"{o.get('ename', '')}: {o.get('evalue', '')}" for o in cell.outputs
+        reports.append(
+            check_report(exercise, cell.outputs, same_output=same, changed=changed.get(exercise))
         )
-        verdict = "pass" if not failed and same else "fail"
-        reports.append(CheckReport(exercise, verdict, message, tuple(hints_for(text))))
     return reports
 
 

@@ -56,6 +56,12 @@ def _clean_traceback_line(line: str) -> str:
     return _sanitized(line)
 
 
+def readable(text: str) -> str:
+    """Text for anyone to read, as tracebacks are stored: no colour codes, no path of this
+    machine's checkout, home folder or packages, sanitized."""
+    return "\n".join(_clean_traceback_line(line) for line in text.splitlines())
+
+
 def clean(output: dict) -> dict:
     """One output as it is stored (nbformat dict; changed in place and returned)."""
     for field in _TEXT_FIELDS:

@@ -1,19 +1,25 @@
 """The instructor's grader and the learner's self-check, on synthetic submissions for every
 module that has exercises, graded in real kernels by nbval."""
 
+import contextlib
 import copy
 import csv
 import hashlib
+import io
+import json
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import hostile
 import nbformat
 import pytest
 from alternatives import alternative_notebook
+from rich.console import Console
 
-from course import build, grading
+from course import build, grading, grading_progress
 
 TIMEOUT = 20  # seconds a cell may run: the infinite loop and the dead kernel each cost this
 # (module 05's checks start pytest-xdist runs: up to 8 s each while the whole course is graded)
@@ -106,12 +112,16 @@ def graded(tmp_path_factory):
 
     before = _fingerprints(submissions)
     out = root / "out"
-    results = grading.grade([str(submissions)], out, timeout=TIMEOUT)
+    printed = io.StringIO()  # not a terminal: the progress is one plain line per notebook
+    with pytest.MonkeyPatch.context() as env, contextlib.redirect_stdout(printed):
+        for variable in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):  # rich obeys them
+            env.delenv(variable, raising=False)
+        results = grading.grade([str(submissions)], out, timeout=TIMEOUT)
     assert _fingerprints(submissions) == before, "the grader must never modify a submission"
     with open(out / "gradebook.csv") as file:
         rows = {(row["submission"].split("/")[-2], Path(row["submission"]).stem): row
                 for row in csv.DictReader(file)}  # fmt: skip
-    return {"results": results, "rows": rows, "out": out}
+    return {"results": results, "rows": rows, "out": out, "printed": printed.getvalue()}
 
 
 def verdicts(graded, variant, module):
@@ -259,6 +269,136 @@ def test_the_printed_nbval_command_gives_the_same_verdicts(graded, tmp_path):
         ids = [cell.id for cell in nb.cells if cell.cell_type == "code"]
         grading.judge(replay, again.get(copied, {}), ids)
         assert replay.verdicts == submission.verdicts, submission.given
+
+
+PROGRESS_LINE = re.compile(
+    r"^\[(\d+)/(\d+) \d+:\d\d:\d\d\] (.+): (\d+) of (\d+) checks passed; "
+    r"failed so far: (\d+) checks? in (\d+) notebooks?$",
+    re.M,
+)
+
+
+def test_progress_off_a_terminal_is_a_line_per_notebook(graded):
+    lines = PROGRESS_LINE.findall(graded["printed"])
+    ran = {s.given: s for s in graded["results"] if s.prepared}
+    assert [(int(done), int(total)) for done, total, *_ in lines] == [
+        (done, len(ran)) for done in range(1, len(ran) + 1)
+    ]
+    assert sorted(line[2] for line in lines) == sorted(ran)
+    for _, _, given, passed, checks, *_ in lines:
+        verdicts = list(ran[given].verdicts.values())
+        assert (int(passed), int(checks)) == (verdicts.count("pass"), len(verdicts)), given
+    failed = [v for s in ran.values() for v in s.verdicts.values() if v != "pass"]
+    failed_notebooks = [s for s in ran.values() if set(s.verdicts.values()) != {"pass"}]
+    assert lines[-1][5:] == (str(len(failed)), str(len(failed_notebooks)))
+    assert "\x1b[" not in graded["printed"]  # no terminal codes in a log
+
+
+def test_progress_on_a_terminal_is_a_live_bar(tmp_path):
+    """run() follows the events file while the command runs: here a stand-in for nbval that
+    reports two notebooks' cells, one check failing."""
+    events = tmp_path / "cells.jsonl"
+    cells = [("001/a.ipynb", 0, "passed"), ("001/a.ipynb", 1, "failed")]
+    cells += [("002/b.ipynb", 0, "passed"), ("002/b.ipynb", 1, "passed")]
+    reports = [{"notebook": n, "cell": c, "outcome": o, "outputs": []} for n, c, o in cells]
+    writer = (
+        "import json, sys, time\n"
+        "with open(sys.argv[1], 'w') as file:\n"
+        "    for report in json.loads(sys.argv[2]):\n"
+        "        file.write(json.dumps(report) + '\\n'); file.flush(); time.sleep(0.1)\n"
+    )
+    command = [sys.executable, "-c", writer, str(events), json.dumps(reports)]
+    notebooks = {
+        "001/a.ipynb": grading_progress.Notebook("ada/a.ipynb", cells=2, checks={1}),
+        "002/b.ipynb": grading_progress.Notebook("bob/b.ipynb", cells=2, checks={1}),
+    }
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, force_interactive=True, width=120)
+    printed = grading_progress.run(command, events, notebooks, console=terminal)
+    assert set(printed) == {(n, c) for n, c, _ in cells}
+    assert "\x1b[" in screen.getvalue()  # drawn with terminal codes, redrawn in place
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    assert "Grading" in shown and "2/2 notebooks" in shown
+    assert "failed so far: 1 check in 1 notebook" in shown
+    assert not PROGRESS_LINE.search(shown) and "ada/a.ipynb" not in shown
+
+
+def _feedback(graded, variant, module):
+    return (graded["out"] / "feedback" / variant / f"{module}.ipynb.md").read_text()
+
+
+def test_a_feedback_file_per_row(graded):
+    written = list((graded["out"] / "feedback").rglob("*.md"))
+    assert len(written) == len(graded["rows"])
+
+
+def _sections(feedback):
+    """Each exercise's (verdict, message, hints) as a feedback file shows them."""
+    found = re.findall(r"^## Exercise (\S+): (\w+)\n(.*?)(?=^## |\Z)", feedback, re.M | re.S)
+    return {
+        exercise: (
+            verdict,
+            "\n".join(re.findall(r"^```text\n(.*?)\n```$", body, re.M | re.S)),
+            re.findall(r"^Hint: (.+)$", body, re.M),
+        )
+        for exercise, verdict, body in found
+    }
+
+
+def test_feedback_explains_each_failure_with_a_hint(graded, module):
+    text = _feedback(graded, "stub", module)
+    assert text.startswith(f"# Feedback on stub/{module}.ipynb\n")
+    sections = _sections(text)
+    assert list(sections) == list(build.exercises_of(REFERENCES[module]))
+    for verdict, message, hints in sections.values():
+        assert verdict == "fail" and message and hints
+
+
+def test_feedback_says_what_course_check_says(graded, tmp_path):
+    """The same messages and hints, from what the learner's kernel printed under nbval (which
+    keeps a cell's outputs up to its first error: a message may have fewer lines)."""
+    module = list(REFERENCES)[1]  # its stub fails with several kinds of message
+    path = tmp_path / f"{module}.ipynb"
+    nbformat.write(_stub(module, REFERENCES[module]), path)
+    sections = _sections(_feedback(graded, "stub", module))
+    for report in grading.self_check(path, timeout=TIMEOUT):
+        verdict, message, hints = sections[report.exercise]
+        assert verdict == report.verdict
+        assert message.splitlines()[0] == report.message.splitlines()[0]
+        assert set(message.splitlines()) <= set(report.message.splitlines())
+        assert hints == list(report.hints)
+
+
+@pytest.mark.parametrize("variant", ["stub", "infinite-loop", "kernel-dies", "tampered"])
+def test_feedback_shows_nothing_of_the_reference(graded, module, variant):
+    """Neither the solution's code nor what the reference's checks printed."""
+    text = _feedback(graded, variant, module)
+    reference = REFERENCES[module]
+    solution = [line for cell in reference.cells for line in _solution_region(cell.source)]
+    printed = [
+        line
+        for cell in _checks(reference)
+        for output in cell.outputs
+        for line in output.get("text", "").splitlines()
+    ]
+    for line in {line.strip() for line in solution + printed if len(line.strip()) >= 20}:
+        assert line not in text
+
+
+def _solution_region(source):
+    inside = False
+    for line in source.splitlines():
+        if line.strip() in (build.BEGIN, build.END):
+            inside = line.strip() == build.BEGIN
+        elif inside:
+            yield line
+
+
+def test_feedback_on_an_ungradable_file_says_why(graded, module):
+    text = _feedback(graded, "empty", module)
+    assert "This notebook could not be graded: empty file." in text
+    for exercise in build.exercises_of(REFERENCES[module]):
+        assert f"## Exercise {exercise}: error\n" in text
 
 
 # --- the learner's self-check -----------------------------------------------------------------
