@@ -195,7 +195,21 @@ class _Follower:
             text = file.read()
         complete = text[: text.rfind(b"\n") + 1]  # a line being written waits for next time
         self.offset += len(complete)
-        return [json.loads(line) for line in complete.splitlines()]
+        return [event for line in complete.splitlines() if (event := _event(line))]
+
+
+def _event(line: bytes) -> dict | None:
+    """A line as the plugin wrote it, or None: without a sandbox a learner's kernel can write
+    to this file too, and progress must not stop grading."""
+    try:
+        event = json.loads(line)
+        return (
+            event
+            if isinstance(event, dict) and {"notebook", "cell", "outcome"} <= set(event)
+            else None
+        )
+    except ValueError:
+        return None
 
 
 def run(command: list[str], events: Path, notebooks: dict[str, Notebook], *,
