@@ -287,6 +287,20 @@ def test_a_notebook_cell_cannot_drop_another_kernels_database(other_kernel, tmp_
     assert sql.run(other_kernel, "SELECT id FROM work") == [[(1,)]]  # the other kernel's data
 
 
+@needs_local_postgres
+def test_the_docker_rung_gives_kernels_roles_of_their_own_too(monkeypatch, tmp_path):
+    # No Docker here: the local server stands in for the container, on the same code path.
+    stand_in = db.start().admin_url
+    monkeypatch.setenv("COURSE_PG_BIN", str(tmp_path / "nowhere"))  # no local rung
+    monkeypatch.setattr(containers, "docker_daemon_answers", lambda: True)
+    monkeypatch.setattr(containers, "start", lambda: stand_in)
+    assert db.start().kind == "docker"
+    url = db.database_for_this_process("docker")
+    assert sql.run(url, "SELECT current_user") == [[(db.database_name("docker"),)]]
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for"):
+        sql.run(on_database(url, "postgres"), "SELECT 1")
+
+
 def test_docker_detection_is_cheap_and_honest_without_a_daemon(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     started = time.perf_counter()
