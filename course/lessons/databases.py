@@ -24,11 +24,10 @@ async def admin(*statements: str) -> None:
             for statement in statements:
                 await connection.exec_driver_sql(statement)
                 if created := re.match(r'\s*CREATE DATABASE\s+"?([^"\s]+)', statement, re.I):
-                    # Every role may connect to a new database; its owner (this kernel's role)
-                    # closes it, so that other kernels can neither read nor change it.
-                    name = created[1]
+                    # Any role may connect to a new database: its owner (this kernel's role)
+                    # closes it to the others, who can then neither read nor change it.
                     await connection.exec_driver_sql(
-                        f'REVOKE CONNECT ON DATABASE "{name}" FROM PUBLIC'
+                        f'REVOKE CONNECT ON DATABASE "{created[1]}" FROM PUBLIC'
                     )
     finally:
         await engine.dispose()
