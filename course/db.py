@@ -197,7 +197,9 @@ def _provisioned_url() -> str | None:
     return os.environ.pop(PROVISIONED_URL_VARIABLE, None)
 
 
-def _provision(server: Server, name: str, *, create_databases: bool, drop_abandoned=False) -> str:
+def _provision(
+    server: Server, name: str, *, create_databases: bool, drop_abandoned: bool = False
+) -> str:
     if not ROLE_NAME.fullmatch(name):
         raise ValueError(
             f"{name!r} cannot name a role and a database: use lowercase letters, digits and _, "
@@ -242,21 +244,19 @@ async def _require_administrator(connection, server: Server) -> None:
 async def _tidy(connection, *, drop_abandoned: bool) -> None:
     """Close the server's own databases to every role but the administrators, and drop what
     killed processes left behind. One process at a time: concurrent REVOKEs on one database
-    fail ("tuple concurrently updated")."""
+    fail ("tuple concurrently updated"). (An error closes the connection, and so unlocks.)"""
     await connection.execute(f"SELECT pg_advisory_lock({TIDYING_LOCK})")
-    try:
-        open_to_all = await connection.fetch(
-            "SELECT datname FROM pg_database WHERE datname = ANY($1::text[]) AND EXISTS ("
-            " SELECT FROM aclexplode(coalesce(datacl, acldefault('d', datdba))) AS granted"
-            " WHERE granted.grantee = 0 AND granted.privilege_type = 'CONNECT')",  # 0: PUBLIC
-            list(SERVER_DATABASES),
-        )
-        for row in open_to_all:
-            await connection.execute(f'REVOKE CONNECT ON DATABASE "{row["datname"]}" FROM PUBLIC')
-        if drop_abandoned:
-            await _drop_abandoned(connection)
-    finally:
-        await connection.execute(f"SELECT pg_advisory_unlock({TIDYING_LOCK})")
+    open_to_all = await connection.fetch(
+        "SELECT datname FROM pg_database WHERE datname = ANY($1::text[]) AND EXISTS ("
+        " SELECT FROM aclexplode(coalesce(datacl, acldefault('d', datdba))) AS granted"
+        " WHERE granted.grantee = 0 AND granted.privilege_type = 'CONNECT')",  # 0: PUBLIC
+        list(SERVER_DATABASES),
+    )
+    for row in open_to_all:
+        await connection.execute(f'REVOKE CONNECT ON DATABASE "{row["datname"]}" FROM PUBLIC')
+    if drop_abandoned:
+        await _drop_abandoned(connection)
+    await connection.execute(f"SELECT pg_advisory_unlock({TIDYING_LOCK})")
 
 
 async def _drop_abandoned(connection) -> None:
@@ -300,12 +300,17 @@ def _release_quietly(admin_url: str, name: str) -> None:
 
 
 def _emptied(url: str, *, create_databases: bool) -> str:
-    """Empty a database provisioned for this kernel, as its owning role: drop every object the
-    role owns in it."""
+    """Empty a database provisioned for this kernel, as its owning role: end the role's other
+    sessions (the kernel's, before a re-run set-up: their locks would block), then drop every
+    object the role owns in it."""
     import asyncpg
 
     async def as_owner():
         async with sql.connect(url) as connection:
+            await connection.execute(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+                " WHERE usename = current_user AND pid <> pg_backend_pid()"
+            )
             await connection.execute(
                 "DROP OWNED BY CURRENT_USER; CREATE SCHEMA IF NOT EXISTS public"
             )

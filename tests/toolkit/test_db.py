@@ -216,10 +216,15 @@ def test_setup_uses_a_provisioned_database_without_admin_credentials(tmp_path):
         print(os.environ["DATABASE_URL"])
         print(os.environ.get("{}", "not inherited by child processes"))
     """
+    # A session of the kernel's before its set-up is re-run, holding a lock on the table.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, url], stdout=subprocess.PIPE, text=True
+    )
     try:
+        assert holder.stdout.readline().strip() == "locked"
         result = subprocess.run(
             [sys.executable, "-c", code.format("", "", db.PROVISIONED_URL_VARIABLE)],
-            env=env, capture_output=True, text=True,
+            env=env, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines() == [url, "not inherited by child processes"]
@@ -235,7 +240,22 @@ def test_setup_uses_a_provisioned_database_without_admin_credentials(tmp_path):
             asks_more.stderr
         )
     finally:
+        holder.kill()
         db.release(name)
+
+
+LOCK_HOLDER = """if True:
+    import asyncio, sys
+    from course import sql
+
+    async def hold():
+        async with sql.connect(sys.argv[1]) as connection:
+            await connection.execute("BEGIN; LOCK TABLE leftover")
+            print("locked", flush=True)
+            await asyncio.sleep(60)
+
+    asyncio.run(hold())
+"""
 
 
 DATABASE_SABOTEUR = """\
