@@ -36,7 +36,7 @@ def setup(*, needs_postgres: bool = False, create_databases: bool = False) -> No
 
     The database URL goes into DATABASE_URL, where the sample app's settings read it. The
     kernel connects as a role of its own, which owns that database only; it may create
-    databases only when the notebook asks for it (create_databases=True: modules 02 and 05).
+    databases only when the notebook asks for it (create_databases=True: lesson 02, module 05).
     Without PostgreSQL, lessons that can run on SQLite do; the others stop here.
     """
     # pytest prints more when it detects CI (full assertion diffs, uncut summary lines): the
