@@ -19,7 +19,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         urls = [
-            database_for_this_process("isolationbench"),
+            database_for_this_process("isolationbench", create_databases=True),
             f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}",
         ]
         print(isolation.table(isolation.run(urls, args.tests)))

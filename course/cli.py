@@ -15,7 +15,7 @@ from course.postgres import PostgresUnavailable
 def _db(args) -> int:
     if args.action == "start":
         server = db.start()
-        print(f"PostgreSQL is up: {server.description}\n{server.admin_url}")
+        print(f"PostgreSQL is up: {server.description}\n{db.shown(server.admin_url)}")
     elif args.action == "stop":
         print(db.stop())
     elif args.action == "status":

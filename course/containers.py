@@ -2,20 +2,23 @@
 
 Only used when a Docker daemon answers; detecting that costs a few milliseconds, so machines
 without Docker (Binder, most CI) pay nothing. The container outlives the `course db start`
-call that made it, like the local server does; `course db stop` removes it.
+call that made it, like the local server does; `course db stop` removes it. Its superuser's
+password is generated, and kept (in its URL) in a file that only its owner can read.
 """
 
 import contextlib
 import json
+import os
+import secrets
 
 from course.paths import state_dir
 
-# PostgresContainer defaults to postgres:latest and the psycopg2 driver: pin both.
+# PostgresContainer defaults to postgres:latest and the psycopg2 driver: pin both. Its password
+# is generated for each container (a known one would let any kernel in as the superuser).
 POSTGRES_IMAGE = "postgres:16-alpine"
 CONTAINER_SETTINGS = {
     "image": POSTGRES_IMAGE,
     "username": "postgres",
-    "password": "course",
     "dbname": "postgres",
     "driver": "asyncpg",
 }
@@ -63,9 +66,13 @@ def start() -> str:
 
     # Ryuk would remove the container when this process exits; `course db stop` does instead.
     testcontainers_config.ryuk_disabled = True
-    container = PostgresContainer(**CONTAINER_SETTINGS).start()
+    container = PostgresContainer(**CONTAINER_SETTINGS, password=secrets.token_urlsafe(24)).start()
     url = container.get_connection_url()
-    _record_file().write_text(json.dumps({"id": container.get_wrapped_container().id, "url": url}))
+    record = {"id": container.get_wrapped_container().id, "url": url}
+    descriptor = os.open(_record_file(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # one left by an older toolkit may be readable by all
+    with open(descriptor, "w") as file:
+        json.dump(record, file)
     return url
 
 

@@ -192,12 +192,20 @@ async def drop_create(db: Database, n: int) -> AsyncIterator[AsyncSession]:
     await db.recreate_schema()
 
 
+def closed_to_others(database: str) -> str:
+    """Every role may connect to a new database (a copy too: it does not inherit the template's
+    grants). Its owner, this kernel's role, closes it to the other kernels."""
+    return f'REVOKE CONNECT ON DATABASE "{database}" FROM PUBLIC'
+
+
 async def prepare_template(db: Database) -> str:
     """Make the template: a database (a file on SQLite) with the schema and no rows."""
     template = db.sibling("template")
     if db.backend == POSTGRESQL:
         name = make_url(template).database
-        await db.admin(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+        await db.admin(
+            f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"', closed_to_others(name)
+        )
     engine = make_engine(template)
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
@@ -210,7 +218,7 @@ async def template_database(db: Database, n: int) -> AsyncIterator[AsyncSession]
     template, url = db.sibling("template"), db.sibling("test")
     if db.backend == POSTGRESQL:
         name, source = make_url(url).database, make_url(template).database
-        await db.admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+        await db.admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"', closed_to_others(name))
     else:
         shutil.copyfile(make_url(template).database, make_url(url).database)
     engine = make_engine(url)

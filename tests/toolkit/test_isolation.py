@@ -25,7 +25,7 @@ def url_for(backend: str, tmp_path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'isolation.db'}"
     if find_bin_dir() is None:
         pytest.skip("no PostgreSQL here")
-    return database_for_this_process("isolationtests")
+    return database_for_this_process("isolationtests", create_databases=True)
 
 
 async def one_test(url: str, name: str) -> dict:

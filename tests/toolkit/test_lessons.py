@@ -3,12 +3,13 @@
 import asyncio
 import os
 
+import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from course import db
+from course import db, sql
 from course.lessons import first_line, rows_seen_elsewhere, run_in_a_terminal, trim
 from course.notebook import writetest
 from shop.models import Product, create_schema
@@ -115,8 +116,8 @@ def test_rows_seen_elsewhere_counts_what_another_connection_sees(tmp_path):
 @pytest.fixture
 def lesson_database(monkeypatch):
     """A database of this process on the course's PostgreSQL, as DATABASE_URL, with the shop's
-    tables: what `course.setup()` gives a kernel."""
-    url = db.database_for_this_process("lessontests")
+    tables: what `course.setup(create_databases=True)` gives a kernel (module 05's)."""
+    url = db.database_for_this_process("lessontests", create_databases=True)
     monkeypatch.setenv("DATABASE_URL", url)
 
     async def create():
@@ -128,23 +129,28 @@ def lesson_database(monkeypatch):
     return url
 
 
-def test_admin_creates_and_drops_databases(lesson_database):
+def on_database(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def test_admin_creates_databases_closed_to_other_roles_and_drops_them(lesson_database):
     from course.lessons import admin
 
     name = f"{db.database_name('admintest')}_x"
-
-    async def scenario():
-        await admin(f'CREATE DATABASE "{name}"')
-        engine = create_async_engine(lesson_database)
-        async with engine.connect() as connection:
-            query = text("SELECT count(*) FROM pg_database WHERE datname = :name")
-            made = await connection.scalar(query, {"name": name})
-            await admin(f'DROP DATABASE "{name}"')
-            gone = await connection.scalar(query, {"name": name})
-        await engine.dispose()
-        return made, gone
-
-    assert asyncio.run(scenario()) == (1, 0)
+    count = f"SELECT count(*) FROM pg_database WHERE datname = '{name}'"
+    other_kernel = f"course_otherkernel_{os.getpid()}"
+    other_role = db.provision(other_kernel)
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        assert sql.run(lesson_database, count) == [[(1,)]]
+        # Its owner, this kernel's role, connects to it; another kernel's role may not.
+        assert sql.run(on_database(lesson_database, name), "SELECT 1") == [[(1,)]]
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for"):
+            sql.run(on_database(other_role, name), "SELECT 1")
+        asyncio.run(admin(f'DROP DATABASE "{name}"'))
+        assert sql.run(lesson_database, count) == [[(0,)]]
+    finally:
+        db.release(other_kernel)
 
 
 def test_the_shop_fixtures_roll_back_what_each_test_wrote(lesson_database):

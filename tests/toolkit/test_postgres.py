@@ -1,5 +1,6 @@
 """The toolkit's local PostgreSQL, for real: each test gets its own state directory and server."""
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -11,11 +12,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
-from course import db
+from course import db, sql
 from course.postgres import (
     RUN_AS_WHEN_ROOT,
+    TRUST_RULE,
     LocalPostgres,
     PostgresUnavailable,
     find_bin_dir,
@@ -97,9 +101,7 @@ def test_start_after_kill_9_keeps_the_data(state):
     assert after.running and after.pid != before.pid
     assert after.port == before.port  # kernels holding the old URL reconnect
     name = url.rsplit("/", 1)[1]
-    (rows,) = db._run_coroutine(
-        db._execute(LocalPostgres().url(), f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
-    )
+    (rows,) = sql.run(LocalPostgres().url(), f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
     assert len(rows) == 1
 
 
@@ -134,10 +136,80 @@ def test_a_taken_port_is_skipped(state):
 def test_cli_start_status_stop(state):
     started = course_cli("db", "start")
     assert started.returncode == 0, started.stderr
-    assert "postgresql+asyncpg://postgres@127.0.0.1:" in started.stdout
+    assert "postgresql+asyncpg://postgres:***@127.0.0.1:" in started.stdout  # no password shown
     assert '"running": true' in course_cli("db", "status").stdout
     assert course_cli("db", "stop").stdout.strip() == "Stopped: local PostgreSQL."
     assert course_cli("db", "stop").stdout.strip() == "Nothing was running."
+
+
+def as_superuser(server: LocalPostgres, password: str | None) -> str:
+    """The superuser's URL with this password (None: none at all)."""
+    credentials = f"postgres:{password}" if password else "postgres"
+    return f"postgresql+asyncpg://{credentials}@127.0.0.1:{server.state().port}/postgres"
+
+
+def test_every_connection_needs_a_password(state):
+    server = LocalPostgres()
+    server.start()
+    for password in (None, "guessed"):
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            sql.run(as_superuser(server, password), "SELECT 1")
+    assert sql.run(server.url(), "SELECT current_user") == [[("postgres",)]]
+    assert not TRUST_RULE.search((server.data_dir / "pg_hba.conf").read_text())
+    owner_only = server.password_file.stat()
+    assert owner_only.st_mode & 0o777 == 0o600
+    if os.geteuid() == 0:  # the server's user, who reads it at initdb
+        assert pwd.getpwuid(owner_only.st_uid).pw_name == RUN_AS_WHEN_ROOT
+
+
+def make_it_trust_everyone(server: LocalPostgres) -> None:
+    """Make the cluster as the toolkit made them before passwords: `trust` for every rule, and
+    no password file."""
+    rules = server.data_dir / "pg_hba.conf"
+    rules.write_text(rules.read_text().replace("scram-sha-256", "trust"))
+    if server.state().running:
+        sql.run(server.url(), "SELECT pg_reload_conf()")
+        trusting = as_superuser(server, None)
+        for _ in range(100):  # until the server has reread its rules: it does so in a moment
+            with contextlib.suppress(asyncpg.InvalidPasswordError):
+                sql.run(trusting, "SELECT 1")
+                break
+            time.sleep(0.05)
+    server.password_file.unlink()
+
+
+@pytest.mark.parametrize("running", [False, True], ids=["stopped", "running"])
+def test_a_cluster_made_with_trust_moves_to_passwords_at_the_next_start(state, running):
+    server = LocalPostgres()
+    server.start()
+    database = db.database_for_this_process("before")  # kept, as a learner's checkout keeps its
+    if not running:
+        server.stop()
+    make_it_trust_everyone(server)
+    if running:
+        sql.run(as_superuser(server, None), "SELECT 1")  # anyone is let in, as anyone
+
+    started = course_cli("db", "start")
+    assert started.returncode == 0, started.stderr
+    assert started.stderr.strip().splitlines() == [
+        "The course's PostgreSQL now asks every connection for a password, and each kernel gets "
+        "a role of its own: restart the notebooks' kernels that were open."
+    ]
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        sql.run(as_superuser(server, None), "SELECT 1")
+    assert sql.run(database, "SELECT current_database()") == [[(make_url(database).database,)]]
+    assert sql.run(db.database_for_this_process("after"), "SELECT 1") == [[(1,)]]
+    assert course_cli("db", "start").stderr == ""  # once
+
+
+def test_a_lost_password_file_is_named_in_one_message(state):
+    server = LocalPostgres()
+    server.start()
+    server.password_file.unlink()
+    result = course_cli("db", "url")
+    assert result.returncode == 2
+    assert f"{server.password_file}, which held it, is gone" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_the_postgresql_build_from_pypi(state, monkeypatch):
