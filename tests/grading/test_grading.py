@@ -191,7 +191,7 @@ def test_a_forged_ipytest_magic_is_put_back_and_named(graded):
     assert set(result) == {"fail"}
     assert notes == (
         "cell forge reaches into the grading machinery: reads solutions/ (line 6); "
-        "registers a magic (line 18); learner code had changed the %%ipytest magic, "
+        "registers a magic (line 19); learner code had changed the %%ipytest magic, "
         "found before check 01.1 (put back)"
     )
 
