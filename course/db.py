@@ -226,3 +226,15 @@ def sqlite_url(purpose: str) -> str:
     path.unlink(missing_ok=True)
     atexit.register(path.unlink, missing_ok=True)
     return f"sqlite+aiosqlite:///{path}"
+
+
+# INTERIM until issue10-db merges: the superuser's database, no role of its own.
+def provision(name: str, *, create_databases: bool = False) -> str:
+    server = start()
+    _run_coroutine(_execute(server.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                            f'CREATE DATABASE "{name}"'))  # fmt: skip
+    return server.url(name)
+
+
+def release(name: str) -> None:  # INTERIM until issue10-db merges
+    _drop_quietly(start().admin_url, name)

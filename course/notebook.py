@@ -47,7 +47,8 @@ def setup(*, needs_postgres: bool = False) -> None:
         shell.register_magic_function(writetest, "cell")
         shell.set_custom_exc((ipytest.Error,), _failed_tests)
     try:
-        url = db.database_for_this_process("kernel")
+        # INTERIM until issue10-db merges: the grader's sandbox provisions the kernel's database
+        url = os.environ.get("COURSE_KERNEL_DATABASE_URL") or db.database_for_this_process("kernel")
     except PostgresUnavailable as error:
         if needs_postgres:
             raise PostgresUnavailable(f"This notebook needs PostgreSQL.\n{error}") from None
