@@ -44,7 +44,8 @@ from pathlib import Path
 KERNEL_NAME = "course-grading"
 KERNEL_DATABASE_VARIABLE = "COURSE_KERNEL_DATABASE_URL"
 CGROUP_PREFIX = "course-kernel-"
-SANDBOX_HOME = "/tmp/home"  # in the kernel's private /tmp: IPython's history, caches
+# in the kernel's private /tmp: IPython's history and caches; the toolkit's state
+SANDBOX_HOME, SANDBOX_STATE = "/tmp/home", "/tmp/course-state"
 GiB = 1024**3
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": GiB, "t": 1024**4}
 
@@ -94,7 +95,7 @@ def report_path(out: Path, own: Path) -> Path:
 
 
 def limits_hit(out: Path, own: Path) -> list[str]:
-    """ "memory" and/or "processes": what the kernel that ran in `own` ran into."""
+    """What the kernel that ran in `own` ran into: "memory" and/or "processes"."""
     path = report_path(out, own)
     return json.loads(path.read_text()) if path.exists() else []
 
@@ -254,7 +255,8 @@ class Cgroup:
         }
 
     def limits_hit(self) -> list[str]:
-        """ "processes" if a fork failed at pids.max, "memory" if the OOM killer struck."""
+        """The limits hit: "processes" if a fork failed at pids.max, "memory" if the OOM
+        killer struck."""
         hit = set()
         for directory in self.directories:
             for name, key, limit in _EVENTS:
@@ -323,6 +325,8 @@ def bwrap_command(kernel: list[str], *, own: Path, hidden: list[Path], connectio
         "--ro-bind", str(connection_file), str(connection_file),
         *(argument for path in hidden for argument in ("--remount-ro", str(path))),
         "--dir", SANDBOX_HOME, "--setenv", "HOME", SANDBOX_HOME,
+        # the real state folder is hidden: SQLite files (without PostgreSQL) go to /tmp
+        "--setenv", "COURSE_STATE_DIR", SANDBOX_STATE,
         # ipykernel exits when the parent named here looks gone, but that parent is outside the
         # pid namespace; 1 means none to watch: --die-with-parent ends the sandbox with it.
         "--setenv", "JPY_PARENT_PID", "1",
@@ -420,14 +424,16 @@ def main(argv: list[str] | None = None) -> None:
     cgroup = Cgroup.create(f"{CGROUP_PREFIX}{os.getpid()}", limits)
 
     def clean_up() -> None:
-        if cgroup:
-            if options.out and (hit := cgroup.limits_hit()):
-                report_path(options.out, own).parent.mkdir(exist_ok=True)
-                report_path(options.out, own).write_text(json.dumps(hit))
-            cgroup.kill_all()
-            cgroup.remove()
-        if database:
-            db.release(database)
+        try:
+            if cgroup:
+                if options.out and (hit := cgroup.limits_hit()):
+                    report_path(options.out, own).parent.mkdir(exist_ok=True)
+                    report_path(options.out, own).write_text(json.dumps(hit))
+                cgroup.kill_all()
+                cgroup.remove()
+        finally:
+            if database:
+                db.release(database)
 
     _start_keeper(clean_up, kernelspec_path(options.out) if options.out else None)
 
