@@ -26,11 +26,9 @@ cgroup and releases the database.
 import argparse
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import re
-import resource
 import select
 import shutil
 import signal
@@ -40,6 +38,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+if os.name == "posix":  # the launcher is POSIX-only; `course check` imports this module anywhere
+    import fcntl
+    import resource
 
 KERNEL_NAME = "course-grading"
 KERNEL_DATABASE_VARIABLE = "COURSE_KERNEL_DATABASE_URL"

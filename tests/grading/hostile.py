@@ -23,9 +23,11 @@ while True:
 """
 
 # Appends a line to each target, and records in its own folder (the kernel's cwd, which the
-# test reads afterwards) what each attempt did.
+# test reads afterwards) what each attempt did, and its database (which must be gone after).
 FILE_SABOTEUR = """\
+import os
 from pathlib import Path
+Path("database.txt").write_text(os.environ["DATABASE_URL"])
 for target in {targets!r}:
     try:
         with open(target, "a") as file:

@@ -5,8 +5,8 @@ import contextlib
 import io
 import json
 import os
-import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from hostile import file_saboteur, fork_bomb, memory_hog
+from sqlalchemy import make_url
 
 from course import db, grading, sandbox
 from course.build import SOLUTIONS
@@ -163,6 +164,51 @@ def test_a_cgroup_stops_forks_at_its_limit_and_goes_away():
     assert not any(directory.exists() for directory in cgroup.directories)
 
 
+@needs_cgroups
+def test_a_cgroup_kills_what_outgrows_its_memory_and_says_so():
+    cgroup = sandbox.Cgroup.create("course-kernel-test", sandbox.Limits(memory=64 * 1024**2))
+    try:
+        grow = subprocess.run(
+            [sys.executable, "-c", "blocks = [bytearray(10**7) for _ in range(30)]"],
+            preexec_fn=lambda: cgroup.enter(os.getpid()),
+        )
+        assert grow.returncode == -signal.SIGKILL  # the OOM killer, at 64 MiB
+        assert cgroup.limits_hit() == ["memory"]
+    finally:
+        cgroup.remove()
+
+
+def _as_a_normal_user():
+    """In a child process of root: become nobody (65534)."""
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+FORKS_UNDER_LIMITS = """import os, sys, time
+from course import sandbox
+sandbox._limit_resources(None, sandbox.Limits(processes=16))
+children = 0
+try:
+    for _ in range(100):
+        if os.fork() == 0:
+            time.sleep(60)
+        children += 1
+except BlockingIOError:
+    print(children, flush=True)
+os.killpg(0, 9)
+"""
+
+
+def test_without_a_cgroup_a_normal_user_gets_rlimit_nproc():
+    as_user = {} if os.geteuid() else {"preexec_fn": _as_a_normal_user}
+    forks = subprocess.run(
+        [sys.executable, "-c", FORKS_UNDER_LIMITS],
+        capture_output=True, text=True, start_new_session=True, **as_user,
+    )  # fmt: skip
+    assert forks.returncode == -signal.SIGKILL, forks.stderr  # its own process group
+    assert 0 < int(forks.stdout) <= 16
+
+
 def test_without_bwrap_grading_says_that_file_isolation_is_off(without_bwrap):
     lines = sandbox.unprotected()
     assert lines[0] == (
@@ -203,15 +249,10 @@ def _processes_under(folder: Path) -> list[int]:
     return found
 
 
-def _abandoned_kernel_databases() -> list[str]:
+def _databases() -> set[str]:
     server = db.start()
     (rows,) = db._run_coroutine(db._execute(server.admin_url, "SELECT datname FROM pg_database"))
-    return [
-        name
-        for name in (row["datname"] for row in rows)
-        if (match := re.fullmatch(r"course_kernel_(\d+)", name))
-        and not db._process_alive(int(match[1]))
-    ]
+    return {row["datname"] for row in rows}
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +334,9 @@ def test_nothing_is_left_running(hostile_run):
     assert _processes_under(hostile_run["root"]) == []
     own_cgroups = {directory for directory, _ in sandbox._own_cgroups().values()}
     assert [p for d in own_cgroups for p in d.glob(f"{sandbox.CGROUP_PREFIX}*")] == []
-    assert _abandoned_kernel_databases() == []
+    database = make_url((hostile_run["saboteur"] / "database.txt").read_text()).database
+    assert database.startswith("course_kernel_")
+    assert database not in _databases()
 
 
 def test_the_grader_says_once_what_it_cannot_defend(hostile_run):
