@@ -339,7 +339,7 @@ def test_nothing_is_left_running(hostile_run):
     assert database not in _databases()
 
 
-def test_the_grader_says_once_what_it_cannot_defend(hostile_run):
+def test_the_grader_prints_what_it_cannot_defend_and_its_command(hostile_run):
     printed = hostile_run["printed"].getvalue()
     for line in sandbox.unprotected():
         assert printed.count(line) == 1
