@@ -91,9 +91,13 @@ def kernelspec_path(out: Path) -> Path:
     return jupyter_path(out) / "kernels" / KERNEL_NAME / "kernel.json"
 
 
+def _reports(out: Path) -> Path:
+    return jupyter_path(out) / "limits-hit"
+
+
 def report_path(out: Path, own: Path) -> Path:
     """Where the keeper of the kernel that ran in folder `own` says which limits it hit."""
-    return jupyter_path(out) / "limits-hit" / f"{own.name}.json"
+    return _reports(out) / f"{own.name}.json"
 
 
 def limits_hit(out: Path, own: Path) -> list[str]:
@@ -105,7 +109,8 @@ def limits_hit(out: Path, own: Path) -> list[str]:
 def write_kernelspec(
     out: Path, *, limits: Limits, isolate_files: bool, create_databases: list[str]
 ) -> None:
-    """The grading kernel for the run that writes into `out`."""
+    """The grading kernel for the run that writes into `out` (and no report of an earlier run)."""
+    shutil.rmtree(_reports(out), ignore_errors=True)
     argv = [
         sys.executable, "-m", "course.sandbox", "--out", str(out.resolve()),
         "--memory", str(limits.memory), "--processes", str(limits.processes),

@@ -356,3 +356,17 @@ def test_without_bwrap_grading_still_works_and_says_so(without_bwrap, tmp_path, 
     assert printed.count("file isolation is off: bwrap not installed") == 1
     kernelspec = json.loads(sandbox.kernelspec_path(tmp_path / "out").read_text())
     assert "--isolate-files" not in kernelspec["argv"]
+
+
+def test_a_new_run_forgets_the_limits_hit_in_the_last(tmp_path):
+    own = tmp_path / "prepared" / "001"
+    sandbox.report_path(tmp_path, own).parent.mkdir(parents=True)
+    sandbox.report_path(tmp_path, own).write_text('["memory"]')
+    assert sandbox.limits_hit(tmp_path, own) == ["memory"]
+    sandbox.write_kernelspec(
+        tmp_path, limits=sandbox.DEFAULT_LIMITS, isolate_files=True, create_databases=["05_x"]
+    )
+    assert sandbox.limits_hit(tmp_path, own) == []
+    argv = json.loads(sandbox.kernelspec_path(tmp_path).read_text())["argv"]
+    assert argv[argv.index("--create-databases") + 1] == "05_x"
+    assert argv[-2:] == ["-f", "{connection_file}"]
