@@ -10,6 +10,7 @@ from course import db
 from course.errors import NotebookError
 from course.paths import PROJECT_ROOT
 from course.postgres import PostgresUnavailable
+from course.sandbox import DEFAULT_LIMITS, Limits, parse_size
 
 
 def _db(args) -> int:
@@ -79,10 +80,20 @@ def _verify(args) -> int:
     return 1 if failed else 0
 
 
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _grade(args) -> int:
     from course.grading import grade
 
-    submissions = grade(args.submissions, args.out, timeout=args.timeout, workers=args.workers)
+    limits = Limits(memory=args.memory, processes=args.processes)
+    submissions = grade(
+        args.submissions, args.out, timeout=args.timeout, workers=args.workers, limits=limits
+    )
     print(f"Graded {len(submissions)} notebooks: {args.out / 'gradebook.csv'}")
     print(f"Feedback to hand back, one file per notebook: {args.out / 'feedback'}")
     print((args.out / "summary.md").read_text())
@@ -175,6 +186,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="where the gradebook goes")
     p.add_argument("--timeout", type=int, default=60, help="seconds one cell may run")
     p.add_argument("--workers", default="auto", help="kernels at once (xdist -n); 0: no xdist")
+    p.add_argument(
+        "--memory", type=_size, default=DEFAULT_LIMITS.memory,
+        help=f"memory per kernel, e.g. 2G (default {DEFAULT_LIMITS.memory_text})",
+    )  # fmt: skip
+    p.add_argument(
+        "--processes", type=int, default=DEFAULT_LIMITS.processes,
+        help=f"processes and threads per kernel (default {DEFAULT_LIMITS.processes})",
+    )  # fmt: skip
     p.set_defaults(run=_grade)
 
     p = commands.add_parser(

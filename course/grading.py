@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from course import build, grading_progress, tampering
+from course import build, grading_progress, sandbox, tampering
 from course.errors import NotebookError
 from course.hints import hints_for
 from course.paths import PROJECT_ROOT, SANITIZER
@@ -186,13 +186,16 @@ def _insertion_point(cells, reference_order: list[str], cell_id: str) -> int:
 
 
 def nbval_command(prepared_dir: Path, junit: Path, *, timeout: int, workers: str) -> list[str]:
-    """The plain nbval run the grader makes; an instructor can run it by hand."""
+    """The plain nbval run the grader makes; an instructor can run it by hand. Its kernels are
+    the sandboxed grading kernel that `grade` writes beside the prepared copies."""
     parallel = ["-n", workers, "--dist", "loadfile"] if workers != "0" else []
     return [
+        "env", f"JUPYTER_PATH={sandbox.jupyter_path(prepared_dir.parent)}",
         sys.executable, "-m", "pytest", str(prepared_dir),
         "-c", str(GRADING_INI), "--rootdir", str(prepared_dir), "-p", "no:cacheprovider",
         "--disable-plugin-autoload", "-p", "nbval", *(["-p", "xdist"] if parallel else []),
-        "--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with", str(SANITIZER),
+        "--nbval-lax", "--nbval-kernel-name", sandbox.KERNEL_NAME,
+        "--nbval-sanitize-with", str(SANITIZER),
         "--nbval-cell-timeout", str(timeout), *parallel,
         "--junitxml", str(junit), "-o", "junit_family=xunit1", "-q",
     ]  # fmt: skip
@@ -209,7 +212,8 @@ def nbval_results(junit: Path, prepared_dir: Path) -> dict[Path, dict[int, tuple
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
                 outcome = {"failure": "failed", "error": "failed", "skipped": "skipped"}[child.tag]
-                message = ANSI.sub("", child.text or child.get("message") or "")  # text: in full
+                # the message is cut short: the element's text has the whole report
+                message = ANSI.sub("", child.text or child.get("message") or "")
         notebook = (prepared_dir / case.get("file")).resolve()
         results.setdefault(notebook, {})[int(match[1])] = (outcome, message)
     return results
@@ -230,16 +234,42 @@ def _guard_numbers(nb) -> dict[int, str]:
 MACHINERY_CHANGED = re.compile(r"MachineryChanged: (.+)")
 
 
-def judge(submission: Submission, cells: dict[int, tuple[str, str]], cell_ids: list[str]):
+LIMIT_NOTES = {
+    "memory": "ran out of memory (limit {limits.memory_text})",
+    "processes": "hit the process limit ({limits.processes} processes and threads)",
+}
+
+
+def _error_line(message: str) -> str:
+    """The last line of the traceback in nbval's report of a cell's error ("MemoryError: ")."""
+    _, found, traceback = message.rpartition("\nTraceback:")
+    lines = [line for line in traceback.splitlines() if line.strip()] if found else []
+    return lines[-1] if lines else ""
+
+
+def judge(
+    submission: Submission,
+    cells: dict[int, tuple[str, str]],
+    cell_ids: list[str],
+    limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
+):
     """Verdicts for one prepared submission from nbval's per-cell results."""
-    died_at = None
+    died_at, notes = None, []
     for number in sorted(cells):
         outcome, message = cells[number]
+        cell, error = cell_ids[number], _error_line(message)
         if "Failed to interrupt kernel" in message or "Kernel died" in message:
             died_at = number if died_at is None else died_at
-            submission.notes.append(f"kernel died or hung in cell {cell_ids[number]}")
+            notes.append(f"kernel died or hung in cell {cell}")
         elif "Timeout of" in message:
-            submission.notes.append(f"cell {cell_ids[number]} timed out")
+            notes.append(f"cell {cell} timed out")
+        elif "Previous cell timed out" in message and not any("timed out" in n for n in notes):
+            notes.append(f"a cell before {cell} timed out")  # the interrupt raised nothing
+        elif error.startswith("MemoryError"):
+            notes.append(f"cell {cell} {LIMIT_NOTES['memory'].format(limits=limits)}")
+        elif error.startswith("BlockingIOError") or "can't start new thread" in error:
+            notes.append(f"cell {cell} {LIMIT_NOTES['processes'].format(limits=limits)}")
+    submission.notes += notes
     for number, exercise in submission.guards.items():
         outcome, message = cells.get(number, ("missing", ""))
         if outcome == "failed" and (changed := MACHINERY_CHANGED.search(message)):
@@ -258,7 +288,8 @@ def judge(submission: Submission, cells: dict[int, tuple[str, str]], cell_ids: l
 
 
 def grade(paths: list[str], out: Path, *, timeout: int = 60, workers: str = "auto",
-          root: Path = PROJECT_ROOT) -> list[Submission]:  # fmt: skip
+          root: Path = PROJECT_ROOT, limits: sandbox.Limits = sandbox.DEFAULT_LIMITS,
+          ) -> list[Submission]:  # fmt: skip
     """Grade every submitted notebook, showing progress; writes out/gradebook.csv,
     out/summary.md and a feedback file per notebook in out/feedback/."""
     refs = references(root)
@@ -295,17 +326,32 @@ def grade(paths: list[str], out: Path, *, timeout: int = 60, workers: str = "aut
     command += grading_progress.plugin_args(events)
     gradable = [s for s in submissions if s.prepared]
     if gradable:
+        unprotected = sandbox.unprotected()
+        for line in unprotected:
+            print(line, flush=True)
+        sandbox.write_kernelspec(
+            out,
+            limits=limits,
+            isolate_files=not any(line.startswith("file isolation") for line in unprotected),
+            create_databases=[name for name, ref in refs.items() if _creates_databases(ref)],
+        )
         print("nbval command:\n  " + shlex.join(command), flush=True)
         notebooks = {_nodeid_path(s, prepared_dir): _progress_of(s) for s in gradable}
         with open(out / "nbval.log", "w") as log:
             printed = grading_progress.run(
                 command, events, notebooks, cwd=prepared_dir, stdout=log, stderr=subprocess.STDOUT
             )
+        if not sandbox.wait_for_cleanup(out):
+            print("Some kernels' sandboxes were still being cleaned up after 60 s.", flush=True)
         results = nbval_results(junit, prepared_dir) if junit.exists() else {}
         for submission in gradable:
             nb = nbformat.read(submission.prepared, as_version=4)
             cell_ids = [cell.id for cell in nb.cells if cell.cell_type == "code"]
-            judge(submission, results.get(submission.prepared.resolve(), {}), cell_ids)
+            judge(submission, results.get(submission.prepared.resolve(), {}), cell_ids, limits)
+            for limit in sandbox.limits_hit(out, submission.prepared.parent):
+                note = LIMIT_NOTES[limit].format(limits=limits)
+                if not any(n.endswith(note) for n in submission.notes):
+                    submission.notes.append(f"the kernel {note}")
             where = _nodeid_path(submission, prepared_dir)
             submission.printed = {
                 exercise: printed[where, number]
@@ -332,6 +378,12 @@ def _progress_of(submission: Submission) -> grading_progress.Notebook:
     nb = nbformat.read(submission.prepared, as_version=4)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     return grading_progress.Notebook(submission.given, len(code), set(submission.checks.values()))
+
+
+def _creates_databases(reference) -> bool:
+    """Whether the module's set-up line asks for a role that may CREATE DATABASE."""
+    setup = next((c for c in reference.cells if c.cell_type == "code"), None)
+    return bool(setup and re.search(r"create_databases\s*=\s*True", setup.source))
 
 
 def _module_from_name(filename: str, refs: dict) -> str:

@@ -4,14 +4,17 @@ Each builder takes a module's name and reference notebook and returns a submissi
 exercise notebook as handed out (or the reference) with the attack in a cell of the learner's
 own, right after the set-up cell, where any learner can write code. The grading tests grade
 them in the same run as the honest submissions and assert both sides: the attack gains nothing
-and is named in `notes`, and no honest verdict changes.
+and is named in `notes`, and no honest verdict changes. The attacks on the machine (memory,
+processes, files) go at the top of the reference's first solution cell instead: that exercise
+fails, the others are solved.
 """
 
+import copy
 from pathlib import Path
 
 import nbformat
 
-from course.build import exercise_from_solution
+from course.build import exercise_from_solution, exercises_of
 
 # Registers its own %%ipytest, which runs no test and prints what the reference's check cell
 # printed (every learner has solutions/): before the guard cells, this got full marks.
@@ -96,7 +99,7 @@ async def sabotage(seconds):
 
 
 await sabotage(8)
-Path("sabotage.log").write_text("\\n".join(answers) + "\\n")
+Path("answers.log").write_text("\\n".join(answers) + "\\n")
 """
 
 
@@ -120,3 +123,59 @@ def patched_entry_point(name, solution):
 
 def database_saboteur(name, solution):
     return _with_learner_cell(solution, DATABASE_SABOTEUR, "sabotage")
+
+
+MEMORY_HOG = """\
+blocks = []
+while True:
+    blocks.append(bytearray(10**8))
+"""
+
+FORK_BOMB = """\
+import os
+while True:
+    os.fork()
+"""
+
+# Appends a line to each target, and records in its own folder (the kernel's cwd, which the
+# test reads afterwards) what each attempt did, and its database (which must be gone after).
+FILE_SABOTEUR = """\
+import os
+from pathlib import Path
+Path("database.txt").write_text(os.environ["DATABASE_URL"])
+for target in {targets!r}:
+    try:
+        with open(target, "a") as file:
+            file.write("sabotaged")
+        outcome = "written"
+    except OSError as error:
+        outcome = type(error).__name__
+    with open("sabotage.log", "a") as log:
+        log.write(f"{{target}}: {{outcome}}\\n")
+"""
+
+
+def first_solution_cell(nb):
+    first_exercise = next(iter(exercises_of(nb).values()))
+    return next(cell for cell in nb.cells if cell.id == first_exercise[0])
+
+
+def with_code(solution, code: str):
+    nb = copy.deepcopy(solution)
+    cell = first_solution_cell(nb)
+    cell.source = f"{code}\n{cell.source}"
+    return nb
+
+
+def memory_hog(name, solution):
+    return with_code(solution, MEMORY_HOG)
+
+
+def fork_bomb(name, solution):
+    return with_code(solution, FORK_BOMB)
+
+
+def file_saboteur(targets: list[Path]):
+    """A builder whose notebook tries to append to each of these files."""
+    code = FILE_SABOTEUR.format(targets=[str(target) for target in targets])
+    return lambda name, solution: with_code(solution, code)

@@ -218,7 +218,7 @@ def test_a_database_saboteur_reaches_no_other_database(graded):
     result, notes = verdicts(graded, "database-saboteur", "00_start_here")
     assert set(result) == {"pass"} and notes == ""
     submission = next(s for s in graded["results"] if "database-saboteur" in s.given)
-    answers = (submission.prepared.parent / "sabotage.log").read_text()
+    answers = (submission.prepared.parent / "answers.log").read_text()
     assert "connect postgres: permission denied for database" in answers
     assert "connect template1: permission denied for database" in answers
     assert "dropped" not in answers and "connected" not in answers
