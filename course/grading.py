@@ -44,6 +44,8 @@ class Submission:
     prepared: Path | None = None
     checks: dict[str, int] = field(default_factory=dict)  # exercise id -> nbval cell number
     guards: dict[int, str] = field(default_factory=dict)  # nbval cell number -> exercise id
+    # The prepared copy's code cells, kept here: its file is in reach of the learner's kernel.
+    cell_ids: list[str] = field(default_factory=list)
     printed: dict[str, list] = field(default_factory=dict)  # exercise id -> its check's outputs
     changed: dict[str, list] = field(default_factory=dict)  # exercise id -> what guards found
 
@@ -316,6 +318,7 @@ def grade(paths: list[str], out: Path, *, timeout: int = 60, workers: str = "aut
         submission.notes += notes
         submission.checks = _cell_numbers(prepared)
         submission.guards = _guard_numbers(prepared)
+        submission.cell_ids = [cell.id for cell in prepared.cells if cell.cell_type == "code"]
         submission.prepared = prepared_dir / f"{index:03d}" / f"{submission.module}.ipynb"
         submission.prepared.parent.mkdir(exist_ok=True)
         nbformat.write(prepared, submission.prepared)
@@ -345,9 +348,8 @@ def grade(paths: list[str], out: Path, *, timeout: int = 60, workers: str = "aut
             print("Some kernels' sandboxes were still being cleaned up after 60 s.", flush=True)
         results = nbval_results(junit, prepared_dir) if junit.exists() else {}
         for submission in gradable:
-            nb = nbformat.read(submission.prepared, as_version=4)
-            cell_ids = [cell.id for cell in nb.cells if cell.cell_type == "code"]
-            judge(submission, results.get(submission.prepared.resolve(), {}), cell_ids, limits)
+            cells = results.get(submission.prepared.resolve(), {})
+            judge(submission, cells, submission.cell_ids, limits)
             for limit in sandbox.limits_hit(out, submission.prepared.parent):
                 note = LIMIT_NOTES[limit].format(limits=limits)
                 if not any(n.endswith(note) for n in submission.notes):
@@ -375,9 +377,8 @@ def _nodeid_path(submission: Submission, prepared_dir: Path) -> str:
 
 
 def _progress_of(submission: Submission) -> grading_progress.Notebook:
-    nb = nbformat.read(submission.prepared, as_version=4)
-    code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    return grading_progress.Notebook(submission.given, len(code), set(submission.checks.values()))
+    checks = set(submission.checks.values())
+    return grading_progress.Notebook(submission.given, len(submission.cell_ids), checks)
 
 
 def _creates_databases(reference) -> bool:

@@ -47,6 +47,10 @@ KERNEL_NAME = "course-grading"
 CGROUP_PREFIX = "course-kernel-"
 # in the kernel's private /tmp: IPython's history and caches; the toolkit's state
 SANDBOX_HOME, SANDBOX_STATE = "/tmp/home", "/tmp/course-state"
+# The kernel's temporary files: not /tmp itself, where the binds of its own folder (and of the
+# connection file) may lie. pytest in the kernel (module 05) tidies old numbered folders in
+# `$TMPDIR/pytest-of-<user>`, and without a lock file there a bound folder looks old to it.
+SANDBOX_TEMP = "/tmp/temp"
 GiB = 1024**3
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": GiB, "t": 1024**4}
 
@@ -55,6 +59,9 @@ _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": GiB, "t": 1024**4}
 class Limits:
     memory: int = 4 * GiB  # bytes: each process's address space, and the cgroup's total
     processes: int = 256  # processes and threads in the kernel's cgroup (or more for the user)
+    # CPUs' worth of time, where the cgroup has a cpu controller: a fork bomb spinning until
+    # its cell times out must leave the other kernels (one per core) their share.
+    cpus: int = 1
 
     @property
     def memory_text(self) -> str:
@@ -176,17 +183,20 @@ def _cgroup_mounts() -> dict[str, tuple[Path, str]]:
         fields = line.split()
         fstype, options = fields[fields.index("-") + 1], fields[-1].split(",")
         if fstype == "cgroup":
-            mounts.update({c: (Path(fields[4]), fields[3]) for c in options if c in CONTROLLERS})
+            known = CONTROLLERS + OPTIONAL_CONTROLLERS
+            mounts.update({c: (Path(fields[4]), fields[3]) for c in options if c in known})
         elif fstype == "cgroup2":
             mounts.setdefault("", (Path(fields[4]), fields[3]))
     return mounts
 
 
-CONTROLLERS = ("pids", "memory")
+CONTROLLERS = ("pids", "memory")  # required for a cgroup
+OPTIONAL_CONTROLLERS = ("cpu",)
+CPU_PERIOD = 100_000  # microseconds
 # The limit files: cgroup v1 has one hierarchy per controller, v2 one for all.
 _LIMIT_FILES = {
-    "v1": {"pids": "pids.max", "memory": "memory.limit_in_bytes"},
-    "v2": {"pids": "pids.max", "memory": "memory.max"},
+    "v1": {"pids": "pids.max", "memory": "memory.limit_in_bytes", "cpu": "cpu.cfs_quota_us"},
+    "v2": {"pids": "pids.max", "memory": "memory.max", "cpu": "cpu.max"},
 }
 
 
@@ -207,7 +217,7 @@ def _own_cgroups() -> dict[str, tuple[Path, str]]:
                     found[name] = (directory, "v1")
                 else:
                     enabled = (directory / "cgroup.subtree_control").read_text().split()
-                    for controller in set(CONTROLLERS) & set(enabled):
+                    for controller in set(CONTROLLERS + OPTIONAL_CONTROLLERS) & set(enabled):
                         found.setdefault(controller, (directory, "v2"))
     return found
 
@@ -223,7 +233,7 @@ class Cgroup:
         """A child of this process's cgroup with the limits, or None where it cannot be made
         (not root, no delegation, or a controller missing)."""
         own = _own_cgroups()
-        if set(own) != set(CONTROLLERS):
+        if not set(CONTROLLERS) <= set(own):
             return None
         made = []
         try:
@@ -234,8 +244,15 @@ class Cgroup:
                 made.append(directory)
                 for controller, (where, _) in own.items():
                     if where == parent:
-                        limit = {"pids": limits.processes, "memory": limits.memory}[controller]
-                        (directory / _LIMIT_FILES[version][controller]).write_text(str(limit))
+                        limit = {
+                            "pids": limits.processes,
+                            "memory": limits.memory,
+                            "cpu": limits.cpus * CPU_PERIOD,
+                        }[controller]
+                        (directory / _LIMIT_FILES[version][controller]).write_text(
+                            f"{limit} {CPU_PERIOD}" if version == "v2" and controller == "cpu"
+                            else str(limit)
+                        )  # fmt: skip
         except OSError:
             for directory in made:
                 directory.rmdir()
@@ -331,6 +348,7 @@ def bwrap_command(kernel: list[str], *, own: Path, hidden: list[Path], connectio
         "--ro-bind", str(connection_file), str(connection_file),
         *(argument for path in hidden for argument in ("--remount-ro", str(path))),
         "--dir", SANDBOX_HOME, "--setenv", "HOME", SANDBOX_HOME,
+        "--dir", SANDBOX_TEMP, "--setenv", "TMPDIR", SANDBOX_TEMP,
         # the real state folder is hidden: SQLite files (without PostgreSQL) go to /tmp
         "--setenv", "COURSE_STATE_DIR", SANDBOX_STATE,
         # ipykernel exits when the parent named here looks gone, but that parent is outside the

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +20,8 @@ import pytest
 from alternatives import alternative_notebook
 from rich.console import Console
 
-from course import build, grading, grading_progress
+from course import build, db, grading, grading_progress, sandbox, sql
+from course.paths import PROJECT_ROOT
 
 TIMEOUT = 20  # seconds a cell may run: the infinite loop and the dead kernel each cost this
 # (module 05's checks start pytest-xdist runs: up to 8 s each while the whole course is graded)
@@ -77,7 +79,11 @@ VARIANTS = {
 
 
 # Learner code that attacks the grader, one module each: graded in the same run as the rest.
+MACHINE_HOSTILE_MODULE = "00_start_here"  # the quickest to grade
+PROCESS_LIMIT = sandbox.Cgroup.can_create() or os.geteuid() != 0
+FILE_ISOLATION = not sandbox.bwrap_problem()
 HOSTILE = {
+    "memory-hog": (MACHINE_HOSTILE_MODULE, hostile.memory_hog),
     "forged-magic": ("01_event_loops", hostile.forged_magic),
     "patched-entry-point": ("00_start_here", hostile.patched_entry_point),
     "database-saboteur": ("00_start_here", hostile.database_saboteur),
@@ -101,27 +107,57 @@ def graded(tmp_path_factory):
         for variant, text in {"malformed": '{"cells": [', "empty": ""}.items():
             (submissions / variant).mkdir(exist_ok=True)
             (submissions / variant / f"{name}.ipynb").write_text(text)
-    for variant, (name, make) in HOSTILE.items():
-        path = submissions / variant / f"{name}.ipynb"
-        path.parent.mkdir()
-        nbformat.write(make(name, copy.deepcopy(REFERENCES[name])), path)
     others = list(REFERENCES)
     wrong = submissions / "wrong-module" / f"{others[-1]}.ipynb"  # holds the first module
     wrong.parent.mkdir()
     nbformat.write(REFERENCES[others[0]], wrong)
+    # The references come from a copy of solutions/, which the file saboteur aims at.
+    course = root / "course"
+    shutil.copytree(PROJECT_ROOT / build.SOLUTIONS, course / build.SOLUTIONS)
+    out = root / "out"
+    hostile_ones = dict(HOSTILE)
+    if PROCESS_LIMIT:  # never a fork bomb without a process limit
+        hostile_ones["fork-bomb"] = (MACHINE_HOSTILE_MODULE, hostile.fork_bomb)
+    if FILE_ISOLATION:  # without it, what the saboteur writes does change others' verdicts
+        (course / "course").mkdir()
+        (course / "course" / "grading.py").write_text("# the course's own code\n")
+        saboteur_targets = [
+            _prepared_copy(out, submissions, "reference", MACHINE_HOSTILE_MODULE),
+            out / "gradebook.csv",
+            sandbox.kernelspec_path(out),
+            course / build.SOLUTIONS / f"{MACHINE_HOSTILE_MODULE}.ipynb",
+            course / "course" / "grading.py",
+            submissions / "reference" / f"{MACHINE_HOSTILE_MODULE}.ipynb",
+        ]
+        hostile_ones["file-saboteur"] = (
+            MACHINE_HOSTILE_MODULE,
+            hostile.file_saboteur(saboteur_targets),
+        )
+    for variant, (name, make) in hostile_ones.items():
+        path = submissions / variant / f"{name}.ipynb"
+        path.parent.mkdir()
+        nbformat.write(make(name, copy.deepcopy(REFERENCES[name])), path)
 
     before = _fingerprints(submissions)
-    out = root / "out"
     printed = io.StringIO()  # not a terminal: the progress is one plain line per notebook
     with pytest.MonkeyPatch.context() as env, contextlib.redirect_stdout(printed):
         for variable in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):  # rich obeys them
             env.delenv(variable, raising=False)
-        results = grading.grade([str(submissions)], out, timeout=TIMEOUT)
+        results = grading.grade([str(submissions)], out, timeout=TIMEOUT, root=course)
     assert _fingerprints(submissions) == before, "the grader must never modify a submission"
     with open(out / "gradebook.csv") as file:
         rows = {(row["submission"].split("/")[-2], Path(row["submission"]).stem): row
                 for row in csv.DictReader(file)}  # fmt: skip
-    return {"results": results, "rows": rows, "out": out, "printed": printed.getvalue()}
+    return {
+        "results": results, "rows": rows, "out": out, "printed": printed.getvalue(), "root": root
+    }  # fmt: skip
+
+
+def _prepared_copy(out: Path, submissions: Path, variant: str, module: str) -> Path:
+    """Where the grader will put a submission's prepared copy (numbered in the order found)."""
+    found = [path for _, path in grading.find_notebooks([str(submissions)])]
+    index = found.index(submissions / variant / f"{module}.ipynb") + 1
+    return out / "prepared" / f"{index:03d}" / f"{module}.ipynb"
 
 
 def verdicts(graded, variant, module):
@@ -213,6 +249,72 @@ def test_a_patched_pytest_entry_point_is_put_back_and_named(graded):
     )
 
 
+def test_a_memory_hog_fails_with_a_note(graded):
+    (first, *_), notes = verdicts(graded, "memory-hog", MACHINE_HOSTILE_MODULE)
+    assert first in ("fail", "error")  # what follows may find no memory left either
+    assert "cell exercise-1-solution ran out of memory (limit 4 GiB)" in notes
+
+
+@pytest.mark.skipif(not PROCESS_LIMIT, reason="running as root, and no cgroup can be made here")
+def test_a_fork_bomb_fails_with_a_note(graded):
+    (first, *_), notes = verdicts(graded, "fork-bomb", MACHINE_HOSTILE_MODULE)
+    assert first in ("fail", "error")
+    assert "hit the process limit (256 processes and threads)" in notes
+
+
+@pytest.mark.skipif(not FILE_ISOLATION, reason=sandbox.bwrap_problem() or "-")
+def test_a_file_saboteur_changes_nothing_outside_its_own_folder(graded):
+    """Its six targets: another submission's prepared copy and original, the gradebook, the
+    grading kernel's spec, solutions/ and the course's code (copies). Every honest verdict in
+    the run is asserted by the other tests."""
+    result, notes = verdicts(graded, "file-saboteur", MACHINE_HOSTILE_MODULE)
+    assert set(result) == {"pass"}  # its own exercises are solved
+    assert "cell exercise-1-solution reaches into the grading machinery: reads solutions/" in notes
+    saboteur = next(s for s in graded["results"] if "file-saboteur" in s.given)
+    own = saboteur.prepared.parent
+    log = (own / "sabotage.log").read_text().splitlines()
+    assert len(log) == 6 and not [line for line in log if line.endswith(": written")]
+    changed = [
+        path
+        for path in graded["root"].rglob("*")
+        if path.is_file()
+        and not path.is_relative_to(own)
+        and "file-saboteur" not in path.parts
+        and b"sabotaged" in path.read_bytes()
+    ]
+    assert changed == []
+
+
+def test_no_kernel_process_cgroup_or_database_is_left(graded):
+    root = graded["root"]
+    left = []
+    for process in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if Path(os.readlink(process / "cwd")).is_relative_to(root):
+                left.append(process.name)
+    assert left == []
+    own_cgroups = {directory for directory, _ in sandbox._own_cgroups().values()}
+    assert [p for d in own_cgroups for p in d.glob(f"{sandbox.CGROUP_PREFIX}*")] == []
+    (rows,) = sql.run(db.start().admin_url, "SELECT datname FROM pg_database")
+    kernels = {row["datname"] for row in rows if row["datname"].startswith("course_kernel_")}
+    graded_here = {s.prepared.parent for s in graded["results"] if s.prepared}
+    assert not [name for name in kernels if _ran_in(name, graded_here)]
+
+
+def _ran_in(database: str, folders: set[Path]) -> bool:
+    """Whether the kernel whose database this is ran in one of the folders (it is alive)."""
+    pid = database.removeprefix("course_kernel_").split("_")[0]
+    with contextlib.suppress(OSError):
+        return Path(os.readlink(f"/proc/{pid}/cwd")) in folders
+    return False
+
+
+def test_the_grader_prints_what_it_cannot_defend_once(graded):
+    for line in sandbox.unprotected():
+        assert graded["printed"].count(line) == 1
+    assert "env JUPYTER_PATH=" in graded["printed"]
+
+
 def test_a_database_saboteur_reaches_no_other_database(graded):
     """It ran while the others were graded (their verdicts are asserted by the other tests)."""
     result, notes = verdicts(graded, "database-saboteur", "00_start_here")
@@ -248,26 +350,29 @@ def test_summary_has_pass_rates_and_the_nbval_command(graded):
 
 
 def test_the_printed_nbval_command_gives_the_same_verdicts(graded, tmp_path):
-    """The command, run by hand on the prepared copies of one module's every variant (each
-    kind of verdict and note: pass, fail, timeout, dead kernel, a tripped guard), gives the
-    grader's verdicts. One module rather than all: the full run costs as much as grading."""
+    """The printed command, run by hand on the prepared copies of one module's every variant
+    (each kind of verdict and note: pass, fail, timeout, dead kernel, a tripped guard, the
+    memory limit), gives the grader's verdicts. One module rather than all: the whole run costs as
+    much as grading."""
+    kinds = {*VARIANTS, "patched-entry-point", "memory-hog"}
     first = next(iter(REFERENCES))
-    replayed = [s for s in graded["results"] if s.prepared and s.module == first]
-    prepared = tmp_path / "prepared"
-    for submission in replayed:
-        shutil.copytree(submission.prepared.parent, prepared / submission.prepared.parent.name)
+    replayed = [
+        s
+        for s in graded["results"]
+        if s.prepared and s.module == first and Path(s.given).parent.name in kinds
+    ]
+    assert len(replayed) == len(kinds)
+    prepared = (graded["out"] / "prepared").resolve()
     junit = tmp_path / "again.xml"
     command = grading.nbval_command(prepared, junit, timeout=TIMEOUT, workers="auto")
+    where = command.index(str(prepared))  # the folder of copies: here, some of them
+    command[where : where + 1] = [str(s.prepared) for s in replayed]
     subprocess.run(command, cwd=prepared, capture_output=True)
     again = grading.nbval_results(junit, prepared)
-    assert len(replayed) >= len(VARIANTS)
     for submission in replayed:
         replay = grading.Submission(submission.given, submission.path)
         replay.checks, replay.guards = submission.checks, submission.guards
-        copied = (prepared / submission.prepared.parent.name / submission.prepared.name).resolve()
-        nb = nbformat.read(copied, as_version=4)
-        ids = [cell.id for cell in nb.cells if cell.cell_type == "code"]
-        grading.judge(replay, again.get(copied, {}), ids)
+        grading.judge(replay, again.get(submission.prepared.resolve(), {}), submission.cell_ids)
         assert replay.verdicts == submission.verdicts, submission.given
 
 

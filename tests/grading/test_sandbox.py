@@ -1,8 +1,6 @@
-"""The grader's kernel sandbox (course.sandbox): its decisions on this machine, and hostile
-submissions graded with an honest one in one `course grade` run."""
+"""The grader's kernel sandbox (course.sandbox): its decisions on this machine. The hostile
+submissions it stops are graded with the honest ones in test_grading.py's one run."""
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -14,12 +12,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from hostile import file_saboteur, fork_bomb, memory_hog
-from sqlalchemy import make_url
 
-from course import db, grading, sandbox
-from course.build import SOLUTIONS
-from course.paths import PROJECT_ROOT, state_dir
+from course import grading, sandbox
+from course.paths import state_dir
 
 MODULE = "00_start_here"  # the quickest module to grade
 REFERENCE = grading.references()[MODULE]
@@ -237,113 +232,6 @@ def test_notes_name_the_cell_and_the_limit():
 
 
 # --- hostile submissions, graded together with an honest one ---------------------------------
-
-
-def _processes_under(folder: Path) -> list[int]:
-    """Processes whose working folder is in `folder`."""
-    found = []
-    for process in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError):
-            if Path(os.readlink(process / "cwd")).is_relative_to(folder):
-                found.append(int(process.name))
-    return found
-
-
-def _databases() -> set[str]:
-    server = db.start()
-    (rows,) = db._run_coroutine(db._execute(server.admin_url, "SELECT datname FROM pg_database"))
-    return {row["datname"] for row in rows}
-
-
-@pytest.fixture(scope="module")
-def hostile_run():
-    """Honest, memory hog, fork bomb (where a process limit holds) and file saboteur, graded
-    in one run against a copy of the course, all outside /tmp."""
-    root = Path(tempfile.mkdtemp(prefix="course-sandbox-", dir="/var/tmp"))
-    course = root / "course-copy"
-    (course / SOLUTIONS).mkdir(parents=True)
-    shutil.copy(PROJECT_ROOT / SOLUTIONS / f"{MODULE}.ipynb", course / SOLUTIONS)
-    (course / "course").mkdir()
-    (course / "course" / "grading.py").write_text("# the course's own code\n")
-    submissions, out = root / "submissions", root / "out"
-    # submissions are prepared in sorted order: fork-bomb 001, honest 002, memory-hog 003, ...
-    targets = [
-        out / "prepared" / "002" / f"{MODULE}.ipynb",  # another submission's prepared copy
-        out / "gradebook.csv",
-        sandbox.kernelspec_path(out),
-        course / SOLUTIONS / f"{MODULE}.ipynb",
-        course / "course" / "grading.py",
-        submissions / "honest" / f"{MODULE}.ipynb",
-    ]
-    variants = {
-        "honest": lambda name, solution: solution,
-        "memory-hog": memory_hog,
-        "saboteur": file_saboteur(targets),
-    }
-    if CGROUPS or os.geteuid() != 0:  # never a fork bomb without a process limit
-        variants["fork-bomb"] = fork_bomb
-    for variant, make in variants.items():
-        (submissions / variant).mkdir(parents=True)
-        nbformat.write(make(MODULE, REFERENCE), submissions / variant / f"{MODULE}.ipynb")
-    saboteur = out / "prepared" / f"{sorted(variants).index('saboteur') + 1:03d}"
-
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        results = grading.grade([str(submissions)], out, timeout=20, root=course)
-    rows = {Path(s.given).parent.name: s for s in results}
-    yield {"rows": rows, "root": root, "out": out, "saboteur": saboteur, "printed": printed}
-    shutil.rmtree(root)
-
-
-def test_the_honest_submission_passes(hostile_run):
-    honest = hostile_run["rows"]["honest"]
-    assert set(honest.verdicts.values()) == {"pass"}
-    assert honest.notes == []
-
-
-def test_a_memory_hog_fails_with_a_note(hostile_run):
-    hog = hostile_run["rows"]["memory-hog"]
-    assert hog.verdicts["00.1"] in ("fail", "error")
-    assert "cell exercise-1-solution ran out of memory (limit 4 GiB)" in hog.notes
-
-
-@pytest.mark.skipif(os.geteuid() == 0 and not CGROUPS, reason="no process limit for root here")
-def test_a_fork_bomb_fails_with_a_note(hostile_run):
-    bomb = hostile_run["rows"]["fork-bomb"]
-    assert bomb.verdicts["00.1"] in ("fail", "error")
-    assert any("hit the process limit (256 processes and threads)" in n for n in bomb.notes)
-
-
-@needs_bwrap
-def test_a_file_saboteur_changes_nothing_outside_its_own_folder(hostile_run):
-    log = (hostile_run["saboteur"] / "sabotage.log").read_text().splitlines()
-    assert len(log) == 6
-    assert not [line for line in log if line.endswith(": written")]
-    own = [hostile_run["saboteur"], hostile_run["root"] / "submissions" / "saboteur"]
-    changed = [
-        path
-        for path in hostile_run["root"].rglob("*")
-        if path.is_file()
-        and not any(path.is_relative_to(folder) for folder in own)
-        and "sabotaged" in path.read_text(errors="replace")
-    ]
-    assert changed == []
-
-
-def test_nothing_is_left_running(hostile_run):
-    assert _processes_under(hostile_run["root"]) == []
-    own_cgroups = {directory for directory, _ in sandbox._own_cgroups().values()}
-    assert [p for d in own_cgroups for p in d.glob(f"{sandbox.CGROUP_PREFIX}*")] == []
-    database = make_url((hostile_run["saboteur"] / "database.txt").read_text()).database
-    assert database.startswith("course_kernel_")
-    assert database not in _databases()
-
-
-def test_the_grader_prints_what_it_cannot_defend_and_its_command(hostile_run):
-    printed = hostile_run["printed"].getvalue()
-    for line in sandbox.unprotected():
-        assert printed.count(line) == 1
-    assert "env JUPYTER_PATH=" in printed and "--nbval-kernel-name course-grading" in printed
 
 
 def test_without_bwrap_grading_still_works_and_says_so(without_bwrap, tmp_path, capsys):
