@@ -165,11 +165,19 @@ def unprotected() -> list[str]:
             f"file isolation is off: {problem}: learner code can write anywhere the grader's "
             "user can; see README"
         )
-    if os.geteuid() == 0 and not Cgroup.can_create():
-        lines.append(
-            "process limit is off: running as root, and no cgroup can be created here "
-            "(RLIMIT_NPROC does not apply to root): a fork bomb can exhaust the machine; see README"
-        )
+    if not Cgroup.can_create():
+        if os.geteuid() == 0:
+            lines.append(
+                "process limit is off: running as root, and no cgroup can be created here "
+                "(RLIMIT_NPROC does not apply to root): a fork bomb can exhaust the machine; "
+                "see README"
+            )
+        else:
+            lines.append(
+                "process limit is per user: no cgroup can be created here, and RLIMIT_NPROC "
+                "counts all your processes: a fork bomb stops at it, but can keep the other "
+                "kernels from starting threads meanwhile; see README"
+            )
     return lines
 
 
