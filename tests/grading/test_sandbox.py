@@ -62,7 +62,7 @@ def test_the_hidden_paths_are_the_output_the_state_and_jupyters_runtime(tmp_path
 
 
 PROBE = """\
-import json, os, sys
+import json, os, sys, tempfile
 from pathlib import Path
 
 def attempt(action):
@@ -82,6 +82,7 @@ print(json.dumps({
     "connection file": connection.read_text(),
     "tmp": attempt(lambda: Path("/tmp/new.txt").write_text("x")),
     "home": os.environ["HOME"],
+    "temporary files": tempfile.gettempdir(),
     "pid": os.getpid(),
     "processes": len([p for p in os.listdir("/proc") if p.isdigit()]),
 }))
@@ -117,6 +118,8 @@ def test_bwrap_lets_a_kernel_write_its_own_folder_only(scratch):
         "connection file": '{"key": "k"}',
         "tmp": "ok",
         "home": sandbox.SANDBOX_HOME,
+        # not /tmp, where its own folder may be bound: pytest tidies $TMPDIR/pytest-of-<user>
+        "temporary files": sandbox.SANDBOX_TEMP,
         "pid": 2,  # its own pid namespace: the grader's processes are out of reach
         "processes": 2,
     }
