@@ -329,13 +329,13 @@ def grade(paths: list[str], out: Path, *, timeout: int = 60, workers: str = "aut
     command += grading_progress.plugin_args(events)
     gradable = [s for s in submissions if s.prepared]
     if gradable:
-        unprotected = sandbox.unprotected()
-        for line in unprotected:
+        bwrap_problem = sandbox.bwrap_problem()
+        for line in sandbox.unprotected(bwrap_problem):
             print(line, flush=True)
         sandbox.write_kernelspec(
             out,
             limits=limits,
-            isolate_files=not any(line.startswith("file isolation") for line in unprotected),
+            isolate_files=not bwrap_problem,
             create_databases=[name for name, ref in refs.items() if _creates_databases(ref)],
         )
         print("nbval command:\n  " + shlex.join(command), flush=True)
@@ -474,15 +474,14 @@ def check_report(exercise: str, outputs, *, same_output: bool, changed=None) -> 
     `changed`: what its guard cells found changed in the check machinery (a fail)."""
     failed = any(o.output_type == "error" for o in outputs)
     message = _failure_lines(outputs) if failed else ""
-    if not failed and not same_output:
-        message = "the check's output differs from the reference's (warnings?)"
     if changed:  # whatever the check printed, it was not the genuine machinery's verdict
-        own = _failure_lines(outputs) if failed else ""
-        failed, message = True, "\n".join([*changed, own]).strip()
+        message = "\n".join([*changed, message]).strip()
+    elif not failed and not same_output:
+        message = "the check's output differs from the reference's (warnings?)"
     text = "\n".join(
         o.get("text", "") + f"{o.get('ename', '')}: {o.get('evalue', '')}" for o in outputs
     )
-    verdict = "pass" if not failed and same_output else "fail"
+    verdict = "pass" if not failed and same_output and not changed else "fail"
     return CheckReport(exercise, verdict, message, tuple(hints_for(text)))
 
 

@@ -72,24 +72,31 @@ class Snapshot:
 _snapshot: Snapshot | None = None
 
 
+PRE_RUN_EVENTS = ("pre_execute", "pre_run_cell")
+
+
+def _transformer_lists(shell) -> tuple[list, ...]:
+    manager = shell.input_transformer_manager
+    return (
+        shell.input_transformers_cleanup,
+        shell.input_transformers_post,
+        manager.cleanup_transforms,
+        manager.line_transforms,
+        manager.token_transformers,
+    )
+
+
 def _shell_hooks(shell) -> dict:
     """What, besides modules, decides what a cell runs and what it prints."""
-    manager = shell.input_transformer_manager
     return {
         "sys.stdout": sys.stdout,
         "sys.stderr": sys.stderr,
         "sys.displayhook": sys.displayhook,
         "the custom exception handler": (shell.custom_exceptions, shell.CustomTB),
-        "IPython's input transformers": (
-            tuple(shell.input_transformers_cleanup),
-            tuple(shell.input_transformers_post),
-            tuple(manager.cleanup_transforms),
-            tuple(manager.line_transforms),
-            tuple(manager.token_transformers),
-        ),
+        "IPython's input transformers": tuple(map(tuple, _transformer_lists(shell))),
         "IPython's AST transformers": tuple(shell.ast_transformers),
         "IPython's pre-run events": tuple(
-            tuple(shell.events.callbacks[event]) for event in ("pre_execute", "pre_run_cell")
+            tuple(shell.events.callbacks[event]) for event in PRE_RUN_EVENTS
         ),
     }
 
@@ -170,11 +177,12 @@ def _shell_changes(snapshot: Snapshot, shell) -> list[str]:
     for name in _shadowed_methods(shell) - snapshot.shell_methods:
         changes.append(f"the shell's {name}()")
         delattr(shell, name)
-    for name, original in snapshot.hooks.items():
-        if _shell_hooks(shell)[name] != original:
-            changes.append(name)
-    if changes_to_hooks := [name for name in snapshot.hooks if name in changes]:
-        _restore_hooks(shell, snapshot.hooks, changes_to_hooks)
+    now = _shell_hooks(shell)
+    if changed_hooks := [
+        name for name, original in snapshot.hooks.items() if now[name] != original
+    ]:
+        changes += changed_hooks
+        _restore_hooks(shell, snapshot.hooks, changed_hooks)
     if ipytest._config.current_config != snapshot.ipytest_config:
         changes.append("ipytest's settings")
         ipytest._config.current_config.clear()
@@ -183,7 +191,6 @@ def _shell_changes(snapshot: Snapshot, shell) -> list[str]:
 
 
 def _restore_hooks(shell, hooks: dict, names: list[str]) -> None:
-    manager = shell.input_transformer_manager
     for name in names:
         original = hooks[name]
         if name.startswith("sys."):
@@ -191,19 +198,12 @@ def _restore_hooks(shell, hooks: dict, names: list[str]) -> None:
         elif name == "the custom exception handler":
             shell.custom_exceptions, shell.CustomTB = original
         elif name == "IPython's input transformers":
-            lists = (
-                shell.input_transformers_cleanup,
-                shell.input_transformers_post,
-                manager.cleanup_transforms,
-                manager.line_transforms,
-                manager.token_transformers,
-            )
-            for current, kept in zip(lists, original, strict=True):
+            for current, kept in zip(_transformer_lists(shell), original, strict=True):
                 current[:] = kept
         elif name == "IPython's AST transformers":
             shell.ast_transformers[:] = original
         elif name == "IPython's pre-run events":
-            for event, kept in zip(("pre_execute", "pre_run_cell"), original, strict=True):
+            for event, kept in zip(PRE_RUN_EVENTS, original, strict=True):
                 shell.events.callbacks[event][:] = kept
 
 

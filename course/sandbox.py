@@ -157,10 +157,11 @@ def bwrap_problem() -> str:
     return ""
 
 
-def unprotected() -> list[str]:
-    """One line per protection this machine cannot give, for `course grade` to print."""
+def unprotected(problem: str) -> list[str]:
+    """One line per protection this machine cannot give, for `course grade` to print, given
+    `bwrap_problem()`."""
     lines = []
-    if problem := bwrap_problem():
+    if problem:
         lines.append(
             f"file isolation is off: {problem}: learner code can write anywhere the grader's "
             "user can; see README"

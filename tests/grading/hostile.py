@@ -155,27 +155,24 @@ for target in {targets!r}:
 """
 
 
-def first_solution_cell(nb):
-    first_exercise = next(iter(exercises_of(nb).values()))
-    return next(cell for cell in nb.cells if cell.id == first_exercise[0])
-
-
-def with_code(solution, code: str):
+def with_code_before_exercise(solution, index: int, code: str):
+    """The reference with `code` at the top of exercise `index`'s first solution cell."""
     nb = copy.deepcopy(solution)
-    cell = first_solution_cell(nb)
+    first_solution_cell = list(exercises_of(nb).values())[index][0]
+    cell = next(c for c in nb.cells if c.id == first_solution_cell)
     cell.source = f"{code}\n{cell.source}"
     return nb
 
 
 def memory_hog(name, solution):
-    return with_code(solution, MEMORY_HOG)
+    return with_code_before_exercise(solution, 0, MEMORY_HOG)
 
 
 def fork_bomb(name, solution):
-    return with_code(solution, FORK_BOMB)
+    return with_code_before_exercise(solution, 0, FORK_BOMB)
 
 
 def file_saboteur(targets: list[Path]):
     """A builder whose notebook tries to append to each of these files."""
     code = FILE_SABOTEUR.format(targets=[str(target) for target in targets])
-    return lambda name, solution: with_code(solution, code)
+    return lambda name, solution: with_code_before_exercise(solution, 0, code)

@@ -59,22 +59,18 @@ def _without_first_check(name, solution):
     return nb
 
 
-def _with_code_before_exercise(solution, index, code):
-    nb = copy.deepcopy(solution)
-    first_solution_cell = build.exercises_of(nb)[list(build.exercises_of(nb))[index]][0]
-    cell = next(c for c in nb.cells if c.id == first_solution_cell)
-    cell.source = f"{code}\n{cell.source}"
-    return nb
-
-
 VARIANTS = {
     "reference": lambda name, solution: solution,
     "stub": _stub,
     "alternative": alternative_notebook,
     "tampered": _tampered,
     "deleted-check": _without_first_check,
-    "infinite-loop": lambda name, s: _with_code_before_exercise(s, 0, "while True:\n    pass"),
-    "kernel-dies": lambda name, s: _with_code_before_exercise(s, 1, "import os\nos._exit(1)"),
+    "infinite-loop": lambda name, s: hostile.with_code_before_exercise(
+        s, 0, "while True:\n    pass"
+    ),
+    "kernel-dies": lambda name, s: hostile.with_code_before_exercise(
+        s, 1, "import os\nos._exit(1)"
+    ),
 }
 
 
@@ -312,7 +308,7 @@ def _ran_in(database: str, folders: set[Path]) -> bool:
 
 
 def test_the_grader_prints_what_it_cannot_defend_once(graded):
-    for line in sandbox.unprotected():
+    for line in sandbox.unprotected(sandbox.bwrap_problem()):
         assert graded["printed"].count(line) == 1
     assert "env JUPYTER_PATH=" in graded["printed"]
 
