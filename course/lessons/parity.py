@@ -6,7 +6,7 @@ migrations build, with drifts planted in it.
   pinned container (asyncpg) when a Docker daemon answers, else the local server, said in one
   line. Its Docker branch is driven, where no daemon runs, by `ContainerRecorder`, which
   stands in for `PostgresContainer` and records what it is given, bound to the real signature
-  (`testcontainers_arguments`).
+  (`postgres_container_arguments`).
 - `shop_tables_on(kind)` and the fixture `database` (parametrized over both): a connection
   to PostgreSQL (this kernel's database) or to SQLite in memory, in a transaction that is
   rolled back, with the shop's tables.
@@ -43,9 +43,9 @@ __all__ = [
     "database",
     "migrated",
     "migrated_schema",
+    "postgres_container_arguments",
     "postgres_url_for_tests",
     "shop_tables_on",
-    "testcontainers_arguments",
 ]
 
 # --- section 1: testcontainers, or the local server -------------------------------------------
@@ -68,13 +68,15 @@ def postgres_url_for_tests(
         yield local_url()
 
 
-def testcontainers_arguments(*args, **kwargs) -> dict[str, object]:
+def postgres_container_arguments(*args, **kwargs) -> dict[str, object]:
     """What `PostgresContainer(*args, **kwargs)` is configured with: the arguments bound to its
-    real signature, its defaults filled in. A call the real class refuses raises TypeError."""
+    real signature, its defaults filled in (a call that signature refuses raises TypeError;
+    other keywords go on to Docker, and are listed as they are)."""
     bound = inspect.signature(PostgresContainer.__init__).bind(None, *args, **kwargs)
     bound.apply_defaults()
     arguments = {name: value for name, value in bound.arguments.items() if name != "self"}
-    return {**arguments, **arguments.pop("kwargs", {})}
+    extra = arguments.pop("kwargs", {})
+    return {**arguments, **extra}
 
 
 @dataclass
@@ -110,13 +112,13 @@ class _RecordedContainer:
 @dataclass
 class ContainerRecorder:
     """Stands in for `PostgresContainer` where no Docker daemon runs: each call is bound to the
-    real class's signature (`testcontainers_arguments`) and recorded; the container it returns
+    real class's signature (`postgres_container_arguments`) and recorded; the container it returns
     starts nothing, and says whether it was started and stopped."""
 
     containers: list[_RecordedContainer] = field(default_factory=list)
 
     def __call__(self, *args, **kwargs) -> _RecordedContainer:
-        container = _RecordedContainer(testcontainers_arguments(*args, **kwargs))
+        container = _RecordedContainer(postgres_container_arguments(*args, **kwargs))
         self.containers.append(container)
         return container
 
