@@ -121,6 +121,25 @@ HINTS = [
         "A response's JSON had no 'id': did the request fail? Call response.raise_for_status() "
         "before reading the JSON, so that an error status says what went wrong (module 00).",
     ),
+    (
+        r"DockerException: Error while fetching server API version",
+        "No Docker daemon answers, and testcontainers' PostgresContainer(...) asks it already "
+        "in its constructor. Ask first (docker.from_env().ping(), or "
+        "course.containers.docker_daemon_answers()) and fall back to a local PostgreSQL "
+        "(module 06).",
+    ),
+    (
+        r"No module named 'psycopg2?'|The asyncio extension requires an async driver",
+        "The URL names a synchronous PostgreSQL driver: testcontainers' default is psycopg2, "
+        "and SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3. An async engine needs "
+        "postgresql+asyncpg:// (PostgresContainer(..., driver='asyncpg')) (module 06).",
+    ),
+    (
+        r"current transaction is aborted, commands ignored",
+        "A statement failed earlier in this transaction, and PostgreSQL refuses every later one "
+        "until a rollback. Run the statement that is meant to fail inside a savepoint, `async "
+        "with connection.begin_nested():`, so that only it is rolled back (module 06).",
+    ),
 ]
 _COMPILED = [(re.compile(pattern, re.S), hint) for pattern, hint in HINTS]
 

@@ -12,6 +12,9 @@ command line); nothing there is lesson material.
 - `databases`: `admin` for CREATE/DROP DATABASE, `rows_seen_elsewhere` (modules 02 and 05).
 - `shop_fixtures`: the savepoint fixtures (taught in module 02), the lifespan client (taught in
   module 03), the exchange-rate fake and `place_widget_order`, used from module 03 on.
+- `parity`: module 06's testcontainers recipe and `ContainerRecorder`, the `database` fixture
+  (PostgreSQL and SQLite side by side), the shop's migrations on a test's connection and the
+  seeded drifts (`migrated_schema`, `DRIFTS`).
 """
 
 from course.lessons.databases import admin, rows_seen_elsewhere

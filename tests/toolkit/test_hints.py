@@ -37,6 +37,12 @@ MESSAGES = [
     "sqlalchemy.exc.MissingGreenlet: greenlet_spawn has not been called; can't call "
     "await_only() here. Was IO attempted in an unexpected place?",
     "E       KeyError: 'id'",
+    "docker.errors.DockerException: Error while fetching server API version: ('Connection "
+    "aborted.', FileNotFoundError(2, 'No such file or directory'))",
+    "ModuleNotFoundError: No module named 'psycopg2'",
+    "sqlalchemy.exc.InternalError: (sqlalchemy.dialects.postgresql.asyncpg.InternalError) "
+    "<class 'asyncpg.exceptions.InFailedSQLTransactionError'>: current transaction is aborted, "
+    "commands ignored until end of transaction block",
 ]
 
 
