@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from course import seeded_bugs
 from course.db import database_for_this_process
 from course.lessons import shop_fixtures
+from course.lessons.concurrency import OrderDesk
 from course.lessons.shop_fixtures import RATES_URL, place_widget_order
 from shop import api, services
 from shop.dependencies import get_settings
@@ -33,6 +34,8 @@ TARGETS = {
     "unknown-order-not-404": (services, "get_order"),
     "confirmation-not-sent": (api, "send_order_confirmation"),
     **dict.fromkeys(seeded_bugs.RATES_CLIENT_BUGS, (ExchangeRatesClient, "get_rate")),
+    "stock-read-without-lock": (services, "reserve_stock"),
+    **dict.fromkeys(["order-not-retried", "charge-inside-retry"], (OrderDesk, "place")),
 }
 
 
