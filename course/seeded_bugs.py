@@ -257,8 +257,7 @@ BUGS: dict[str, Bug] = {
         ),
         Bug(
             "charge-inside-retry",
-            "OrderDesk.place charges the customer inside the retried transaction: once per "
-            "attempt",
+            "OrderDesk.place charges the customer inside the retried transaction: once per attempt",
             OrderDesk,
             "place",
             _place_charging_inside_the_retry,
