@@ -12,6 +12,9 @@ command line); nothing there is lesson material.
 - `databases`: `admin` for CREATE/DROP DATABASE, `rows_seen_elsewhere` (modules 02 and 05).
 - `shop_fixtures`: the savepoint fixtures (taught in module 02), the lifespan client (taught in
   module 03), the exchange-rate fake and `place_widget_order`, used from module 03 on.
+- `concurrency`: tests that commit (`committing_sessionmaker`), a driven race
+  (`hold_and_race`, `finished_or_blocked`), `sqlstate`, `run_transaction` and `OrderDesk`
+  (module 07).
 """
 
 from course.lessons.databases import admin, rows_seen_elsewhere

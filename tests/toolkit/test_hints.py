@@ -37,6 +37,9 @@ MESSAGES = [
     "sqlalchemy.exc.MissingGreenlet: greenlet_spawn has not been called; can't call "
     "await_only() here. Was IO attempted in an unexpected place?",
     "E       KeyError: 'id'",
+    "sqlalchemy.exc.DBAPIError: (sqlalchemy.dialects.postgresql.asyncpg.Error) could not "
+    "serialize access due to concurrent update",
+    "asyncpg.exceptions.LockNotAvailableError: canceling statement due to lock timeout",
 ]
 
 
