@@ -114,18 +114,17 @@ def _get_rate_changed(
 
 
 async def _reserve_stock_without_lock(session, product_id, quantity):
-    """services.reserve_stock without `with_for_update()`: two orders read the same quantity."""
-    stock_levels = await session.scalars(
+    """Reads the stock with a plain SELECT, no FOR UPDATE: two orders read the same quantity."""
+    stock = await session.scalar(
         select(StockLevel)
-        .where(StockLevel.product_id == product_id)
+        .where(StockLevel.product_id == product_id, StockLevel.quantity >= quantity)
         .order_by(StockLevel.warehouse_id)
-        .execution_options(populate_existing=True)
+        .limit(1)
     )
-    for stock in stock_levels:
-        if stock.quantity >= quantity:
-            stock.quantity -= quantity
-            return stock.warehouse_id
-    raise OutOfStock(f"not enough stock of product {product_id} for {quantity} units")
+    if stock is None:
+        raise OutOfStock(f"not enough stock of product {product_id} for {quantity} units")
+    stock.quantity -= quantity
+    return stock.warehouse_id
 
 
 async def _place_without_retry(self, customer_id, items):

@@ -1,8 +1,6 @@
 """Module 07's helpers (course/lessons/concurrency.py) and the seeded concurrency bugs of
 exercise 07.3, hunted as the notebook's check hunts them."""
 
-import asyncio
-from collections.abc import Iterator
 from unittest.mock import AsyncMock
 
 import pytest
@@ -11,7 +9,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from course import seeded_bugs
-from course.db import database_for_this_process
 from course.lessons import concurrency
 from course.lessons.concurrency import (
     OrderDesk,
@@ -22,7 +19,6 @@ from course.lessons.concurrency import (
     units_left,
 )
 from shop import services
-from shop.models import create_schema
 
 
 def hunted_tests() -> dict:
@@ -64,20 +60,9 @@ def hunted_tests() -> dict:
 
 
 @pytest.fixture(scope="module")
-def fixtures() -> Iterator[dict]:
-    """`from course.lessons.concurrency import *` on a database of this process with the shop's
-    tables in DATABASE_URL: what `course.setup()` gives a kernel."""
-    url = database_for_this_process("concurrency")
-
-    async def create_tables():
-        engine = create_async_engine(url)
-        await create_schema(engine)
-        await engine.dispose()
-
-    asyncio.run(create_tables())
-    with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("DATABASE_URL", url)
-        yield {name: getattr(concurrency, name) for name in concurrency.__all__}
+def fixtures(kernel_like_database) -> dict:
+    """`from course.lessons.concurrency import *` on a database like a kernel's (conftest.py)."""
+    return {name: getattr(concurrency, name) for name in concurrency.__all__}
 
 
 def test_the_reference_tests_catch_every_concurrency_bug(fixtures):
@@ -118,10 +103,8 @@ def test_orders_one_after_the_other_catch_no_lost_update(fixtures):
 
 
 @pytest.fixture
-def url(fixtures) -> str:
-    import os
-
-    return os.environ["DATABASE_URL"]
+def url(kernel_like_database) -> str:
+    return kernel_like_database
 
 
 def raise_sqlstate(code: str) -> str:
