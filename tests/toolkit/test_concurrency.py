@@ -1,6 +1,7 @@
 """Module 07's helpers (course/lessons/concurrency.py) and the seeded concurrency bugs of
 exercise 07.3, hunted as the notebook's check hunts them."""
 
+import asyncio
 from unittest.mock import AsyncMock
 
 import pytest
@@ -12,6 +13,7 @@ from course import seeded_bugs
 from course.lessons import concurrency
 from course.lessons.concurrency import (
     OrderDesk,
+    finished_or_blocked,
     hold_and_race,
     run_transaction,
     sqlstate,
@@ -155,5 +157,18 @@ async def test_run_transaction_retries_only_what_may_succeed_next_time(url):
         with pytest.raises(IntegrityError):
             await run_transaction(sessionmaker, always_unique_violation)
         assert len(sessions) == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.asyncio
+async def test_a_wait_that_never_comes_fails_with_a_message_instead_of_hanging(url):
+    engine = create_async_engine(url)
+    never = asyncio.create_task(asyncio.Event().wait())  # neither finishes nor takes a lock
+    try:
+        with pytest.raises(AssertionError, match="neither finished nor waited on a lock"):
+            await finished_or_blocked(never, holder_pid=0, engine=engine, timeout=0.2)
+        await asyncio.sleep(0)  # let the cancellation land
+        assert never.cancelled()
     finally:
         await engine.dispose()
