@@ -140,6 +140,22 @@ HINTS = [
         "until a rollback. Run the statement that is meant to fail inside a savepoint, `async "
         "with connection.begin_nested():`, so that only it is rolled back (module 06).",
     ),
+    (
+        r"could not serialize access|deadlock detected|"
+        r"asyncpg\.exceptions\.(SerializationError|DeadlockDetectedError)",
+        "Two transactions collided: a serialization failure (SQLSTATE 40001) or a deadlock "
+        "(40P01). Between test processes, give each its own database (module 05). In the "
+        "code under test, run the whole transaction again in a new session; through asyncpg "
+        "the error is a plain DBAPIError, not an OperationalError: decide on "
+        "error.orig.sqlstate (module 07).",
+    ),
+    (
+        r"canceling statement due to lock timeout|could not obtain lock on row",
+        "A statement gave up waiting for a row lock that another open transaction holds "
+        "(lock_timeout, or FOR UPDATE NOWAIT). Queue workers pass each other with FOR UPDATE "
+        "SKIP LOCKED; code that must see the other's change waits with a plain FOR UPDATE "
+        "(module 07).",
+    ),
 ]
 _COMPILED = [(re.compile(pattern, re.S), hint) for pattern, hint in HINTS]
 

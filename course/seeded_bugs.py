@@ -8,7 +8,8 @@ request time (`services.create_product`, `send_order_confirmation` in `shop.api`
 from `create_app`, and every client, does while it lasts.
 
 `SHOP_BUGS` are the bugs of exercise 03.4 (the app through its API); `RATES_CLIENT_BUGS` those
-of exercise 04.4 (the exchange-rate client on its own).
+of exercise 04.4 (the exchange-rate client on its own); `CONCURRENCY_BUGS` those of exercise
+07.3 (`services.reserve_stock` and module 07's `OrderDesk`, which `place` looks up on its class).
 
 `hunt(tests, namespace)` runs test functions with pytest, in this process, with the course's
 notebook settings: once on the reference shop, where they must all pass, then once per bug,
@@ -33,12 +34,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from course.lessons.concurrency import OrderDesk, run_transaction
 from course.pytest_run import first_error
 from shop import api, services
-from shop.errors import RatesUnavailable, UnknownCurrency
-from shop.models import Order, Product
+from shop.errors import OutOfStock, RatesUnavailable, UnknownCurrency
+from shop.models import Order, Product, StockLevel
 from shop.rates import ExchangeRatesClient
 from shop.settings import Settings
 
@@ -108,6 +111,41 @@ def _get_rate_changed(
         return to_decimal(rates[target])
 
     return get_rate
+
+
+async def _reserve_stock_without_lock(session, product_id, quantity):
+    """Reads the stock with a plain SELECT, no FOR UPDATE: two orders read the same quantity."""
+    stock = await session.scalar(
+        select(StockLevel)
+        .where(StockLevel.product_id == product_id, StockLevel.quantity >= quantity)
+        .order_by(StockLevel.warehouse_id)
+        .limit(1)
+    )
+    if stock is None:
+        raise OutOfStock(f"not enough stock of product {product_id} for {quantity} units")
+    stock.quantity -= quantity
+    return stock.warehouse_id
+
+
+async def _place_without_retry(self, customer_id, items):
+    """OrderDesk.place that tries once: a serialization failure reaches the caller."""
+
+    async def order(session):
+        return (await services.place_order(session, customer_id, items)).id
+
+    order_id = await run_transaction(self.sessionmaker, order, attempts=1)
+    await self.charge(customer_id, items)
+    return order_id
+
+
+async def _place_charging_inside_the_retry(self, customer_id, items):
+    """OrderDesk.place with the payment inside the retried transaction: one charge per attempt."""
+
+    async def charge_and_order(session):
+        await self.charge(customer_id, items)
+        return (await services.place_order(session, customer_id, items)).id
+
+    return await run_transaction(self.sessionmaker, charge_and_order, attempts=self.attempts)
 
 
 @dataclass(frozen=True)
@@ -202,6 +240,27 @@ BUGS: dict[str, Bug] = {
             "get_rate",
             _get_rate_changed(currency_looked_up_in_try=True),
         ),
+        Bug(
+            "stock-read-without-lock",
+            "reserve_stock reads the stock without SELECT ... FOR UPDATE: a lost update",
+            services,
+            "reserve_stock",
+            _reserve_stock_without_lock,
+        ),
+        Bug(
+            "order-not-retried",
+            "OrderDesk.place tries once: a serialization failure reaches the caller",
+            OrderDesk,
+            "place",
+            _place_without_retry,
+        ),
+        Bug(
+            "charge-inside-retry",
+            "OrderDesk.place charges the customer inside the retried transaction: once per attempt",
+            OrderDesk,
+            "place",
+            _place_charging_inside_the_retry,
+        ),
     ]
 }
 SHOP_BUGS = [
@@ -211,7 +270,8 @@ SHOP_BUGS = [
     "unknown-order-not-404",
     "confirmation-not-sent",
 ]
-RATES_CLIENT_BUGS = [name for name in BUGS if name not in SHOP_BUGS]
+CONCURRENCY_BUGS = ["stock-read-without-lock", "order-not-retried", "charge-inside-retry"]
+RATES_CLIENT_BUGS = [name for name in BUGS if name not in SHOP_BUGS + CONCURRENCY_BUGS]
 
 
 @contextlib.contextmanager

@@ -15,6 +15,9 @@ command line); nothing there is lesson material.
 - `parity`: module 06's testcontainers recipe and `ContainerRecorder`, the `database` fixture
   (PostgreSQL and SQLite side by side), the shop's migrations on a test's connection and the
   seeded drifts (`migrated_schema`, `DRIFTS`).
+- `concurrency`: tests that commit (`committing_sessionmaker`), a driven race
+  (`hold_and_race`, `finished_or_blocked`), `sqlstate`, `run_transaction` and `OrderDesk`
+  (module 07).
 """
 
 from course.lessons.databases import admin, rows_seen_elsewhere

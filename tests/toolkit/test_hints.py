@@ -43,6 +43,9 @@ MESSAGES = [
     "sqlalchemy.exc.InternalError: (sqlalchemy.dialects.postgresql.asyncpg.InternalError) "
     "<class 'asyncpg.exceptions.InFailedSQLTransactionError'>: current transaction is aborted, "
     "commands ignored until end of transaction block",
+    "sqlalchemy.exc.DBAPIError: (sqlalchemy.dialects.postgresql.asyncpg.Error) could not "
+    "serialize access due to concurrent update",
+    "asyncpg.exceptions.LockNotAvailableError: canceling statement due to lock timeout",
 ]
 
 

@@ -6,24 +6,21 @@ notebook's (the fixtures of the exercise's given cell, the tests of its referenc
 a pytest session of its own, in this process.
 """
 
-import asyncio
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from course import seeded_bugs
-from course.db import database_for_this_process
 from course.lessons import shop_fixtures
+from course.lessons.concurrency import OrderDesk
 from course.lessons.shop_fixtures import RATES_URL, place_widget_order
 from shop import api, services
 from shop.dependencies import get_settings
 from shop.errors import RatesUnavailable, UnknownCurrency
-from shop.models import Notification, create_schema
+from shop.models import Notification
 from shop.rates import ExchangeRatesClient
 
 TARGETS = {
@@ -33,6 +30,8 @@ TARGETS = {
     "unknown-order-not-404": (services, "get_order"),
     "confirmation-not-sent": (api, "send_order_confirmation"),
     **dict.fromkeys(seeded_bugs.RATES_CLIENT_BUGS, (ExchangeRatesClient, "get_rate")),
+    "stock-read-without-lock": (services, "reserve_stock"),
+    **dict.fromkeys(["order-not-retried", "charge-inside-retry"], (OrderDesk, "place")),
 }
 
 
@@ -76,20 +75,10 @@ def reference_tests() -> dict:
 
 
 @pytest.fixture(scope="module")
-def fixtures() -> Iterator[dict]:
-    """The exercise's given cell, `from course.lessons.shop_fixtures import *`, on a database of
-    this process with the shop's tables in DATABASE_URL: what `course.setup()` gives a kernel."""
-    url = database_for_this_process("seededbugs")
-
-    async def create_tables():
-        engine = create_async_engine(url)
-        await create_schema(engine)
-        await engine.dispose()
-
-    asyncio.run(create_tables())
-    with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("DATABASE_URL", url)
-        yield {name: getattr(shop_fixtures, name) for name in shop_fixtures.__all__}
+def fixtures(kernel_like_database) -> dict:
+    """The exercise's given cell, `from course.lessons.shop_fixtures import *`, on a database
+    like a kernel's (conftest.py)."""
+    return {name: getattr(shop_fixtures, name) for name in shop_fixtures.__all__}
 
 
 @pytest.fixture(scope="module")
