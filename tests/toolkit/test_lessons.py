@@ -1,6 +1,8 @@
 """The lesson helpers in course.lessons, as lessons use them."""
 
+import ast
 import asyncio
+import json
 import os
 
 import asyncpg
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from course import db, sql
 from course.lessons import first_line, rows_seen_elsewhere, run_in_a_terminal, trim
 from course.notebook import writetest
+from course.paths import PROJECT_ROOT
 from shop.models import Product, create_schema
 
 
@@ -172,3 +175,60 @@ def test_the_shop_fixtures_roll_back_what_each_test_wrote(lesson_database):
     run = run_in_a_terminal({"test_shop.py": tests}, quiet=True)
     assert run.summary == "2 passed", run.output
     assert asyncio.run(rows_seen_elsewhere(lesson_database)) == {}
+
+
+# The recipes a lesson writes out in full, and the lesson helper that later cells import.
+TAUGHT_IN_FULL = {
+    "02_transactional_isolation": (
+        "shop_fixtures",
+        ["shop_connection", "shop_sessionmaker", "shop_session"],
+    ),
+    "07_concurrency_and_isolation": (
+        "concurrency",
+        [
+            "empty_the_shop",
+            "committing_sessionmaker",
+            "backend_pid",
+            "finished_or_blocked",
+            "hold_and_race",
+            "sqlstate",
+            "run_transaction",
+        ],
+    ),
+}
+
+
+def _code(definition: ast.AST) -> str:
+    """A definition as code, without its docstrings and annotations (a lesson may say less)."""
+    for node in ast.walk(definition):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.returns = None
+            if ast.get_docstring(node) is not None:
+                node.body = node.body[1:] or [ast.Pass()]
+        elif isinstance(node, ast.arg):
+            node.annotation = None
+    return ast.unparse(definition)
+
+
+def _definitions(source: str) -> dict[str, ast.AST]:
+    tree = ast.parse(source)
+    return {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+
+
+@pytest.mark.parametrize("lesson", TAUGHT_IN_FULL)
+def test_a_recipe_written_out_in_a_lesson_is_the_one_later_cells_import(lesson):
+    helper, names = TAUGHT_IN_FULL[lesson]
+    imported = _definitions((PROJECT_ROOT / "course" / "lessons" / f"{helper}.py").read_text())
+    cells = json.loads((PROJECT_ROOT / "notebooks" / f"{lesson}.ipynb").read_text())["cells"]
+    written = {}
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            lines = "".join(cell["source"]).splitlines()
+            code = "\n".join(line for line in lines if not line.startswith("%"))
+            written.update(_definitions(code))
+    for name in names:
+        assert _code(written[name]) == _code(imported[name]), f"{lesson} and {helper}.{name} differ"
