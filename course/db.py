@@ -244,7 +244,9 @@ async def _require_administrator(connection, server: Server) -> None:
 async def _tidy(connection, *, drop_abandoned: bool) -> None:
     """Close the server's own databases to every role but the administrators, and drop what
     killed processes left behind. One process at a time: concurrent REVOKEs on one database
-    fail ("tuple concurrently updated"). (An error closes the connection, and so unlocks.)"""
+    fail ("tuple concurrently updated"), as do two DROP ROLEs of one role ("tuple concurrently
+    deleted": a sandbox's keeper releases its dead kernel's role while another process tidies
+    it away). (An error closes the connection, and so unlocks.)"""
     await connection.execute(f"SELECT pg_advisory_lock({TIDYING_LOCK})")
     open_to_all = await connection.fetch(
         "SELECT datname FROM pg_database WHERE datname = ANY($1::text[]) AND EXISTS ("
@@ -279,6 +281,8 @@ async def _drop_abandoned(connection) -> None:
 
 
 async def _release(connection, name: str) -> None:
+    # Under the tidying lock (a session may take it again inside `_tidy`): see `_tidy`.
+    await connection.execute(f"SELECT pg_advisory_lock({TIDYING_LOCK})")
     owned = await connection.fetch(
         "SELECT datname FROM pg_database JOIN pg_roles ON datdba = pg_roles.oid WHERE rolname = $1",
         name,
@@ -287,6 +291,7 @@ async def _release(connection, name: str) -> None:
     for database in {row["datname"] for row in owned} | {name}:
         await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     await connection.execute(f'DROP ROLE IF EXISTS "{name}"')
+    await connection.execute(f"SELECT pg_advisory_unlock({TIDYING_LOCK})")
 
 
 async def _release_as_admin(admin_url: str, name: str) -> None:

@@ -1,5 +1,6 @@
 """The database ladder, and the role and database of each process."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -167,6 +168,30 @@ def test_release_drops_the_role_and_every_database_it_owns():
     assert not {name, f"{name}_gw0", f"{name}_gw1"} & databases(server)
     assert name not in roles(server)
     db.release(name)  # nothing left: nothing to do
+
+
+@needs_local_postgres
+def test_a_release_waits_while_another_process_tidies():
+    """Two DROP ROLEs of one role at once fail ("tuple concurrently deleted"): a release that
+    comes while another process tidies (and may drop that role too) waits for it."""
+    server = db.start()
+    name = f"course_waiting_{os.getpid()}"
+    db.provision(name)
+
+    async def release_during_a_tidy():
+        async with sql.connect(server.admin_url) as tidier, sql.connect(server.admin_url) as other:
+            await tidier.execute(f"SELECT pg_advisory_lock({db.TIDYING_LOCK})")
+            release = asyncio.create_task(db._release(other, name))
+            other_pid = other.get_server_pid()
+            while not await tidier.fetchval("SELECT cardinality(pg_blocking_pids($1))", other_pid):
+                assert not release.done(), "the release did not wait for the tidying lock"
+                await asyncio.sleep(0.01)
+            assert name in roles(server)
+            await tidier.execute(f"SELECT pg_advisory_unlock({db.TIDYING_LOCK})")
+            await release
+
+    sql.run_coroutine(release_during_a_tidy())
+    assert name not in roles(server)
 
 
 def test_names_that_cannot_be_a_role_are_refused():
