@@ -4,8 +4,10 @@ databases: these tests fail when models and migrations drift apart (module 06).
 The migrations run on a connection the test holds (Alembic's cookbook: connection sharing,
 `config.attributes["connection"]`), into a place of their own: a new SQLite file, or on
 PostgreSQL a new schema inside a transaction that is rolled back (its DDL is transactional).
+Two more run them as production does, by URL, and offline (`--sql`).
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from alembic.operations import Operations
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from course.lessons.parity import config_on, migrated
 from shop.migrations import alembic_config
 from shop.models import Base
 
@@ -41,16 +44,8 @@ async def connection(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncCo
     await engine.dispose()
 
 
-def upgrade(connection: Connection, revision: str = "head") -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
-
-
-def downgrade(connection: Connection, revision: str = "base") -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.downgrade(config, revision)
+def downgrade(connection: Connection) -> None:
+    command.downgrade(config_on(connection), "base")
 
 
 def drift(connection: Connection) -> tuple[list, set]:
@@ -74,7 +69,7 @@ def drift(connection: Connection) -> tuple[list, set]:
 
 
 async def test_the_migrations_build_what_the_models_describe(connection: AsyncConnection):
-    await connection.run_sync(upgrade)
+    await connection.run_sync(migrated)
     differences, checks = await connection.run_sync(drift)
     assert differences == []
     assert checks == set()
@@ -83,7 +78,7 @@ async def test_the_migrations_build_what_the_models_describe(connection: AsyncCo
 async def test_a_drifted_schema_is_caught(connection: AsyncConnection):
     """The drift test can fail: a server default and a lost CHECK constraint, which
     compare_metadata with its defaults misses, are both reported."""
-    await connection.run_sync(upgrade)
+    await connection.run_sync(migrated)
     await connection.run_sync(drift_the_stock_levels)
     differences, checks = await connection.run_sync(drift)
     assert [difference[0][0] for difference in differences] == ["modify_default"]
@@ -99,7 +94,26 @@ def drift_the_stock_levels(connection: Connection) -> None:
 
 
 async def test_the_downgrade_removes_everything(connection: AsyncConnection):
-    await connection.run_sync(upgrade)
+    await connection.run_sync(migrated)
     await connection.run_sync(downgrade)
     tables = await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names())
     assert tables == ["alembic_version"]
+
+
+async def test_a_program_migrates_a_database_by_its_url(tmp_path: Path):
+    """As production runs them: `alembic_config(url)` and no connection handed in, so env.py
+    opens its own on an event loop of its own (here in a thread, beside this test's loop)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'by-url.db'}"
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        differences, checks = await connection.run_sync(drift)
+    await engine.dispose()
+    assert (differences, checks) == ([], set())
+
+
+async def test_the_migrations_print_their_sql_offline(capsys):
+    """`alembic upgrade head --sql`: the SQL for a DBA to run, without connecting."""
+    offline = alembic_config("postgresql+asyncpg://shop@db.invalid/shop")
+    command.upgrade(offline, "head", sql=True)
+    assert "CREATE TABLE stock_levels" in capsys.readouterr().out
