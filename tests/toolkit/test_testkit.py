@@ -100,9 +100,13 @@ async def add_note_by_sessionmaker(text: str, sessionmaker=Depends(get_sessionma
     return {"text": text}
 
 
+async def get_signature() -> str:
+    return "notes"
+
+
 @app.get("/greeting")
-async def greeting():
-    return {"greeting": get_greeting(), "started": app.state.started}
+async def greeting(signature=Depends(get_signature)):
+    return {"greeting": get_greeting(), "signature": signature, "started": app.state.started}
 '''
 
 SESSION_KIT = """
@@ -119,27 +123,15 @@ async def test_what_the_app_and_its_background_task_commit_is_rolled_back(client
     assert await session.scalar(select(Audit.text)) == "same"
 """
 
-SETTINGS_ARE_CLEARED = """
-async def test_greeting_default(client):
-    assert (await client.get("/greeting")).json() == {"greeting": "hello", "started": True}
-
-
-async def test_greeting_changed(client, monkeypatch):
-    monkeypatch.setenv("GREETING", "hi")
-    assert (await client.get("/greeting")).json()["greeting"] == "hi"
-
-
-async def test_greeting_default_again(client):
-    assert (await client.get("/greeting")).json()["greeting"] == "hello"
-"""
-
 OVERRIDES_ARE_PUT_BACK = """
 async def test_a_test_overrides_a_dependency(app, client):
-    app.dependency_overrides[get_greeting_dependency] = lambda: "overridden"
+    app.dependency_overrides[get_signature] = lambda: "overridden"
+    assert (await client.get("/greeting")).json()["signature"] == "overridden"
 
 
-async def test_the_next_test_sees_the_apps_own(client, session):
-    assert (await client.post("/notes", params={"text": "own"})).status_code == 201
+async def test_the_next_test_sees_the_apps_own_and_its_lifespan_ran(client):
+    response = await client.get("/greeting")
+    assert response.json() == {"greeting": "hello", "signature": "notes", "started": True}
 """
 
 LOOPS = """
@@ -191,7 +183,7 @@ def project(
         import pytest
         from sqlalchemy import func, select
 
-        from notes_app import Audit, Note, get_session as get_greeting_dependency
+        from notes_app import Audit, Note, get_greeting, get_signature
 
         pytestmark = {mark}
     """)
@@ -254,7 +246,35 @@ def test_without_the_module_level_sessionmaker_the_background_task_escapes(tmp_p
 
 
 def test_lru_cached_settings_are_cleared_before_and_after_each_test(tmp_path, environment):
-    passed(run_pytest(project(tmp_path, SESSION_KIT, SETTINGS_ARE_CLEARED)), 3)
+    # Cached at import, before any test: only a clearing before the test lets it see its setenv.
+    changed = """
+        CACHED_AT_IMPORT = get_greeting()
+
+
+        async def test_greeting_changed(client, monkeypatch):
+            monkeypatch.setenv("GREETING", "hi")
+            assert (await client.get("/greeting")).json()["greeting"] == "hi"
+    """
+    folder = project(tmp_path, SESSION_KIT, changed)
+    # Read by a module-scoped fixture, between two tests: only a clearing after the test above
+    # keeps its "hi" out.
+    (folder / "test_other_module.py").write_text(
+        textwrap.dedent("""
+        import pytest
+
+        from notes_app import get_greeting
+
+
+        @pytest.fixture(scope="module")
+        def greeting_for_this_module():
+            return get_greeting()
+
+
+        def test_greeting_default(greeting_for_this_module):
+            assert greeting_for_this_module == "hello"
+    """)
+    )
+    passed(run_pytest(folder), 2)
 
 
 def test_a_tests_own_overrides_are_put_back_and_the_lifespan_runs(tmp_path, environment):
