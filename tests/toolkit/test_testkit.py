@@ -4,6 +4,7 @@ each is proven on its own), its configuration errors, and both capstone suites."
 import ast
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,9 +14,11 @@ import asyncpg
 import pytest
 from sqlalchemy import make_url
 
+from course import hints as course_hints
 from course.db import database_for_this_process
 from course.paths import PROJECT_ROOT
 from course.pytest_run import Run, run_pytest
+from fastapi_testkit import hints as testkit_hints
 
 ANYIO = ("-p", "anyio.pytest_plugin")
 
@@ -434,3 +437,56 @@ def test_a_capstone_suite_passes_and_leaves_nothing_behind(suite, args, server_u
     assert done.returncode == 0, done.stdout + done.stderr
     assert " passed" in done.stdout and "failed" not in done.stdout
     assert databases_left(server_url) == []
+
+
+# --- hints at home -------------------------------------------------------------------------------
+
+
+def test_at_home_a_known_mistake_gets_its_hint_and_the_lesson(tmp_path):
+    (tmp_path / "test_mistake.py").write_text(
+        textwrap.dedent("""
+            import asyncio
+            from unittest.mock import Mock
+
+
+            async def send(mailer):
+                await mailer.send("hello")
+
+
+            def test_a_mock_awaited():
+                asyncio.run(send(Mock()))
+        """)
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "fastapi_testkit.hints",
+        "-p",
+        "no:cacheprovider",
+    ]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    hint = next(hint for hint in testkit_hints.HINTS if "not awaitable was awaited" in hint.text)
+    assert f"Hint: {hint.text}\n" in done.stdout
+    assert (
+        "Explained in lesson 04, Mocking: AsyncMock, autospec, respx and fakes: "
+        f"{testkit_hints.COURSE_REPOSITORY}/blob/main/notebooks/04_mocking.ipynb"
+    ) in done.stdout
+
+
+@pytest.mark.parametrize("hint", testkit_hints.HINTS, ids=lambda hint: hint.pattern[:30])
+def test_each_general_hint_names_a_lesson_that_exists_and_that_its_text_cites(hint):
+    notebook, title = testkit_hints.LESSONS[hint.lesson]
+    text = (PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb").read_text()
+    assert f"# {hint.lesson:02d} · {title}" in text
+    cited = re.findall(r"\b(0\d)\b", hint.text)  # "(module 04)", "(modules 02 and 03)"
+    assert not cited or f"{hint.lesson:02d}" in cited
+
+
+def test_the_notebooks_print_the_general_hints_without_the_lesson_line():
+    assert all((hint.pattern, hint.text) in course_hints.HINTS for hint in testkit_hints.HINTS)
+    assert course_hints.hints_for("RuntimeError: got Future attached to a different loop") == [
+        testkit_hints.HINTS[0].text
+    ]
