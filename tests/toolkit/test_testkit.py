@@ -5,6 +5,7 @@ import ast
 import asyncio
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -490,3 +491,84 @@ def test_the_notebooks_print_the_general_hints_without_the_lesson_line():
     assert course_hints.hints_for("RuntimeError: got Future attached to a different loop") == [
         testkit_hints.HINTS[0].text
     ]
+
+
+# --- the README's snippet ------------------------------------------------------------------------
+
+README_SECTION = "## Use the capstone setup in your own project"
+
+MYAPP = {
+    "myapp/__init__.py": "",
+    "myapp/models.py": """
+        from sqlalchemy import String
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        class Item(Base):
+            __tablename__ = "items"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            name: Mapped[str] = mapped_column(String(50), unique=True)
+    """,
+    "myapp/db.py": """
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+        engine = create_async_engine("postgresql+asyncpg://app:secret@localhost/app")
+        SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+
+
+        async def get_session():
+            async with SessionLocal() as session:
+                yield session
+    """,
+    "myapp/main.py": """
+        from fastapi import Depends, FastAPI
+
+        from myapp.db import get_session
+        from myapp.models import Item
+
+        app = FastAPI()
+
+
+        @app.post("/items", status_code=201)
+        async def add_item(name: str, session=Depends(get_session)):
+            session.add(Item(name=name))
+            await session.commit()
+            return {"name": name}
+    """,
+    "tests/test_items.py": """
+        import pytest
+        from sqlalchemy import select
+
+        from myapp.models import Item
+
+
+        @pytest.mark.asyncio
+        @pytest.mark.parametrize("attempt", [1, 2])
+        async def test_add_item(client, session, attempt):
+            assert (await client.post("/items", params={"name": "pen"})).status_code == 201
+            assert await session.scalar(select(Item.name)) == "pen"
+    """,
+}
+
+
+def test_the_readme_snippet_configures_a_project_of_its_own(tmp_path, environment):
+    section = (PROJECT_ROOT / "README.md").read_text().split(README_SECTION)[1].split("\n## ")[0]
+    (snippet,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    for name, text in {**MYAPP, "tests/conftest.py": snippet}.items():
+        path = tmp_path / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    # Copied beside the app, as the README says.
+    shutil.copytree(PROJECT_ROOT / "fastapi_testkit", tmp_path / "fastapi_testkit")
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    for args in ([], ["-n", "2"]):
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, "tests"]
+        done = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "2 passed" in done.stdout
