@@ -13,11 +13,10 @@ from lending.models import Book, Loan, Member, Reminder
 from lending.settings import Settings
 
 
-async def lend_book(
-    session: AsyncSession, book_id: int, member_id: int, settings: Settings
-) -> Loan:
-    """Lend a book: 404 for an unknown book or member, 409 when the member has reached the
-    loan limit or the book is out already."""
+async def check_can_borrow(
+    session: AsyncSession, book_id: int, member_id: int, max_loans: int
+) -> None:
+    """404 for an unknown book or member; 409 when the member has `max_loans` books out."""
     if await session.get(Book, book_id) is None:
         raise HTTPException(404, f"book {book_id} does not exist")
     if await session.get(Member, member_id) is None:
@@ -25,8 +24,15 @@ async def lend_book(
     open_loans = await session.scalar(
         select(func.count()).where(Loan.member_id == member_id, Loan.returned_at.is_(None))
     )
-    if open_loans >= settings.max_loans_per_member:
+    if open_loans >= max_loans:
         raise HTTPException(409, f"member {member_id} has {open_loans} books out already")
+
+
+async def lend_book(
+    session: AsyncSession, book_id: int, member_id: int, settings: Settings
+) -> Loan:
+    """Lend a book for the loan period; 409 when the book is out already."""
+    await check_can_borrow(session, book_id, member_id, settings.max_loans_per_member)
     due_on = date.today() + timedelta(days=settings.loan_days)
     loan = Loan(book_id=book_id, member_id=member_id, due_on=due_on)
     session.add(loan)
