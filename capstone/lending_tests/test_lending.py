@@ -1,7 +1,7 @@
 """The lending library through fastapi_testkit: each test starts on empty tables."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from lending.models import Loan, Reminder
 from lending.settings import get_settings
@@ -111,3 +111,10 @@ async def test_the_background_task_writes_the_reminder(client, session):
     # which the testkit bound to this test's connection.
     reminder = await session.scalar(select(Reminder))
     assert (reminder.loan_id, reminder.recipient) == (loan["id"], "ada@example.com")
+
+
+async def test_the_schema_is_the_migrations_head(session):
+    # The schema came from `alembic upgrade head`, as in production, not from create_all.
+    version = await session.scalar(text("SELECT version_num FROM alembic_version"))
+
+    assert version == "0001"
