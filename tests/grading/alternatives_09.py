@@ -30,7 +30,7 @@ testkit = Testkit(
 )
 '''
 
-_SUITE = '''\
+_SUITE = """\
 %%writetest {EX2_DIR}/test_lending.py
 import pytest
 from sqlalchemy import func, select
@@ -97,7 +97,7 @@ class TestLending:
         loan = (await client.post("/loans", json={"member_id": cy, "book_id": book})).json()
         count = select(func.count()).where(Reminder.loan_id == loan["id"])
         assert await session.scalar(count) == 1
-'''
+"""
 
 ALTERNATIVES = {
     "09_capstone": {
