@@ -7,6 +7,9 @@ and plausible wrong ones that the checks must refuse (tests/toolkit/test_capston
   reminder with a query on its loan's id.
 """
 
+from course.paths import PROJECT_ROOT
+from course.seeded_bugs import LENDING_BUGS
+
 _SETUP = '''\
 %%writetest {EX1_DIR}/conftest.py
 """fastapi_testkit, configured for the lending app."""
@@ -108,28 +111,7 @@ ALTERNATIVES = {
 
 # --- wrong answers: each must fail its check, for the reason named ---------------------------
 
-_REFERENCE_SETUP = """\
-from pathlib import Path
-
-import lending
-from fastapi_testkit import Alembic, Testkit
-from lending.app import app
-from lending.db import get_session
-from lending.settings import get_settings
-
-pytest_plugins = ["fastapi_testkit"]
-
-testkit = Testkit(
-    app=app,
-    dependency=get_session,
-    provides="session",
-    sessionmakers=["lending.db.SessionLocal"],
-    schema=Alembic(Path(lending.__file__).parent / "alembic.ini"),
-    runner="anyio",
-    loop_scope="function",
-    settings_caches=[get_settings],
-)
-"""
+_REFERENCE_SETUP = (PROJECT_ROOT / "capstone" / "lending_tests" / "conftest.py").read_text()
 
 
 def _setup_with(old: str, new: str) -> str:
@@ -197,14 +179,7 @@ async def test_lend_and_return(client):
     returned = await client.post(f"/loans/{loan.json()['id']}/return")
     assert returned.json()["returned_at"] is not None
 """,
-        [
-            "limit-read-at-import",
-            "limit-off-by-one",
-            "double-lend-not-409",
-            "return-not-committed",
-            "other-members-loans-listed",
-            "reminder-not-committed",
-        ],
+        LENDING_BUGS,
     ),
     "the default limit only, the reminder not looked at": (
         _REFERENCE_SUITE_HEAD
