@@ -104,3 +104,15 @@ def test_a_suite_that_fails_on_the_app_catches_nothing():
 
     assert not hunt.reference_passed
     assert hunt.missed == LENDING_BUGS
+
+
+def test_tests_not_marked_for_anyio_are_told_so():
+    folder = capstone.suite_folder()
+    (folder / "test_unmarked.py").write_text(
+        "async def test_no_loans(client):\n"
+        "    assert (await client.get('/members/1/loans')).json() == []\n"
+    )
+
+    hunt = capstone.hunt_lending_suite(folder)
+
+    assert "mark it @pytest.mark.anyio" in hunt.reference_problem(), hunt.report()
