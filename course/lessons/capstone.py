@@ -129,7 +129,7 @@ async def check_setup(folder: Path) -> SetupCheck:
 def hunt_lending_suite(folder: Path) -> Hunt:
     """The tests in `folder` on the reference conftest.py, on lending and each seeded bug."""
     shutil.copy(LENDING_SUITE / "conftest.py", folder)
-    hunt = hunt_suite(folder, LENDING_BUGS, "-n", "2")
+    hunt = hunt_suite(folder, LENDING_BUGS, "-n", "2", "--maxschedchunk", "1")
     for test, error in hunt.errors.items():
         # pytest's own words end in a link ("See: https://...") that says little here.
         if "sync-test-depending-on-async-fixture" in error:
