@@ -10,9 +10,12 @@ test's name travel to xdist's controller in each report's user properties; the c
 writes every outcome as JSON where `--seeded-bugs-report` says.
 
 A bug is caught when a test that passed on the reference fails with the bug planted: a test
-that always fails catches nothing.
+that always fails catches nothing. To keep the run short, the tests run on the reference first,
+then bug by bug, and a test is skipped under a bug that is caught already: the workers leave
+marks for each other in a folder beside the report (`passed/<test>`, `caught/<bug>`).
 """
 
+import hashlib
 import json
 import tempfile
 from collections.abc import Sequence
@@ -68,15 +71,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seeded-bugs-report", help="write each test's outcome there, as JSON")
 
 
+_config: list[pytest.Config] = []  # this process's
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _config[:] = [config]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     bugs = metafunc.config.getoption("seeded_bugs")
     if bugs is not None and VARIANT in metafunc.fixturenames:
         metafunc.parametrize(VARIANT, [REFERENCE, *bugs.split(",")], indirect=True)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The reference first, then bug by bug (the same order in every worker, as xdist needs)."""
+    variants = {name: index for index, name in enumerate(_variants_of(items))}
+    items.sort(key=lambda item: variants[_variant(item)])
+
+
 @pytest.fixture(autouse=True, name=VARIANT)
 def _plant(request: pytest.FixtureRequest):
     variant = getattr(request, "param", REFERENCE)
+    if variant != REFERENCE and _mark(request.config, "caught", variant).exists():
+        pytest.skip(f"{variant} was caught already")
     with planted(None if variant == REFERENCE else variant):
         yield variant
 
@@ -100,11 +118,38 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if "seeded_bug" not in properties:
         return
     key = (properties["seeded_bug"], properties["seeded_test"])
+    _leave_marks(report, *key)
     outcome = _outcomes.setdefault(key, ["passed", ""])
     if report.failed:
         outcome[:] = ["failed", outcome[1] or first_error(report.longreprtext)]
     elif report.skipped and outcome[0] == "passed":
         outcome[0] = "skipped"
+
+
+def _leave_marks(report: pytest.TestReport, variant: str, test: str) -> None:
+    """What the other workers may skip from now on."""
+    config = _config[0]
+    if not config.getoption("seeded_bugs_report"):
+        return
+    if variant == REFERENCE and report.when == "call" and report.passed:
+        _mark(config, "passed", test).touch()
+    elif variant != REFERENCE and report.failed and _mark(config, "passed", test).exists():
+        _mark(config, "caught", variant).touch()
+
+
+def _mark(config: pytest.Config, kind: str, name: str) -> Path:
+    folder = Path(config.getoption("seeded_bugs_report")).parent / kind
+    folder.mkdir(exist_ok=True)
+    return folder / hashlib.sha256(name.encode()).hexdigest()
+
+
+def _variant(item: pytest.Item) -> str:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(VARIANT, REFERENCE) if callspec else REFERENCE
+
+
+def _variants_of(items: list[pytest.Item]) -> list[str]:
+    return list(dict.fromkeys([REFERENCE, *map(_variant, items)]))
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
