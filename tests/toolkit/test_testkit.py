@@ -31,8 +31,9 @@ import os
 from contextlib import asynccontextmanager
 from functools import lru_cache
 
-from fastapi import BackgroundTasks, Depends, FastAPI
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException
 from sqlalchemy import String
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -91,7 +92,11 @@ app = FastAPI(lifespan=lifespan)
 @app.post("/notes", status_code=201)
 async def add_note(text: str, background: BackgroundTasks, session=Depends(get_session)):
     session.add(Note(text=text))
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise HTTPException(409, "that note exists") from None
     background.add_task(audit, text)
     return {"text": text}
 
@@ -226,7 +231,15 @@ def databases_left(server_url: str) -> list[str]:
 
 
 def test_a_session_dependency_commits_and_background_tasks_are_rolled_back(tmp_path, environment):
-    passed(run_pytest(project(tmp_path, SESSION_KIT, COMMITS_ARE_ROLLED_BACK)), 2)
+    # The app's rollback must undo its own work only (create_savepoint), not the test's.
+    own_rollback = """
+        async def test_the_apps_rollback_leaves_the_tests_rows(client, session):
+            assert (await client.post("/notes", params={"text": "kept"})).status_code == 201
+            assert (await client.post("/notes", params={"text": "kept"})).status_code == 409
+            assert await session.scalar(select(func.count()).select_from(Note)) == 1
+    """
+    tests = COMMITS_ARE_ROLLED_BACK + textwrap.dedent(own_rollback)
+    passed(run_pytest(project(tmp_path, SESSION_KIT, tests)), 3)
 
 
 def test_a_sessionmaker_dependency_is_rolled_back(tmp_path, environment):
