@@ -25,7 +25,7 @@ from course.lessons.terminal import new_folder
 from course.paths import PROJECT_ROOT
 from course.pytest_run import Run, first_error, run_pytest
 from course.seeded_bugs import LENDING_BUGS, Hunt
-from course.suite_hunt import hunt_suite
+from course.suite_hunt import SUITE_PLUGINS, hunt_suite
 
 __all__ = [
     "LENDING_SUITE",
@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 LENDING_SUITE = PROJECT_ROOT / "capstone" / "lending_tests"  # the course's reference suite
-_PLUGINS = ("-p", "anyio.pytest_plugin", "-p", "random_order.plugin")
 _TIMEOUT = 60  # seconds: a run that takes longer is stuck (on a lock, say)
 
 _REAL_SESSIONLOCAL = (
@@ -145,7 +144,7 @@ def hunt_lending_suite(folder: Path) -> Hunt:
 
 
 def _run(folder: Path, *args: str) -> Run:
-    return run_pytest(folder, *_PLUGINS, *args, timeout=_TIMEOUT)
+    return run_pytest(folder, *SUITE_PLUGINS, *args, timeout=_TIMEOUT)
 
 
 def _all_passed(run: Run) -> bool:
