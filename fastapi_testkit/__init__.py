@@ -30,7 +30,8 @@ Other settings of Testkit, all optional:
 - settings_caches=[get_settings]: lru_cache'd functions cleared before and after each test,
   so monkeypatch.setenv() takes effect and leaks into no other test.
 - runner="anyio": for suites that mark tests @pytest.mark.anyio instead of using
-  pytest-asyncio (asyncio backend).
+  pytest-asyncio (asyncio backend); pytest-asyncio, if installed, must stay in strict mode
+  (its default), or it would run the async fixtures too.
 - loop_scope="session" or "function": the loop the fixtures run on. It must be the tests'
   loop; by default it is the ini's asyncio_default_test_loop_scope (anyio: "session").
 - database_url="TEST_DATABASE_URL": the environment variable to read the server URL from.

@@ -23,6 +23,9 @@ class Alembic:
 
 @dataclass(frozen=True)
 class Testkit:
+    """A suite's settings: write one as `testkit = Testkit(...)` in the tests' root conftest.py
+    (the package docstring describes each)."""
+
     app: FastAPI | Callable[[], FastAPI]
     dependency: Callable[..., Any] | None = None
     provides: Literal["session", "sessionmaker"] = "session"

@@ -4,6 +4,8 @@ each is proven on its own), its configuration errors, and both capstone suites."
 import ast
 import asyncio
 import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,9 +15,11 @@ import asyncpg
 import pytest
 from sqlalchemy import make_url
 
+from course import hints as course_hints
 from course.db import database_for_this_process
 from course.paths import PROJECT_ROOT
 from course.pytest_run import Run, run_pytest
+from fastapi_testkit import hints as testkit_hints
 
 ANYIO = ("-p", "anyio.pytest_plugin")
 
@@ -100,9 +104,13 @@ async def add_note_by_sessionmaker(text: str, sessionmaker=Depends(get_sessionma
     return {"text": text}
 
 
+async def get_signature() -> str:
+    return "notes"
+
+
 @app.get("/greeting")
-async def greeting():
-    return {"greeting": get_greeting(), "started": app.state.started}
+async def greeting(signature=Depends(get_signature)):
+    return {"greeting": get_greeting(), "signature": signature, "started": app.state.started}
 '''
 
 SESSION_KIT = """
@@ -119,27 +127,15 @@ async def test_what_the_app_and_its_background_task_commit_is_rolled_back(client
     assert await session.scalar(select(Audit.text)) == "same"
 """
 
-SETTINGS_ARE_CLEARED = """
-async def test_greeting_default(client):
-    assert (await client.get("/greeting")).json() == {"greeting": "hello", "started": True}
-
-
-async def test_greeting_changed(client, monkeypatch):
-    monkeypatch.setenv("GREETING", "hi")
-    assert (await client.get("/greeting")).json()["greeting"] == "hi"
-
-
-async def test_greeting_default_again(client):
-    assert (await client.get("/greeting")).json()["greeting"] == "hello"
-"""
-
 OVERRIDES_ARE_PUT_BACK = """
 async def test_a_test_overrides_a_dependency(app, client):
-    app.dependency_overrides[get_greeting_dependency] = lambda: "overridden"
+    app.dependency_overrides[get_signature] = lambda: "overridden"
+    assert (await client.get("/greeting")).json()["signature"] == "overridden"
 
 
-async def test_the_next_test_sees_the_apps_own(client, session):
-    assert (await client.post("/notes", params={"text": "own"})).status_code == 201
+async def test_the_next_test_sees_the_apps_own_and_its_lifespan_ran(client):
+    response = await client.get("/greeting")
+    assert response.json() == {"greeting": "hello", "signature": "notes", "started": True}
 """
 
 LOOPS = """
@@ -191,7 +187,7 @@ def project(
         import pytest
         from sqlalchemy import func, select
 
-        from notes_app import Audit, Note, get_session as get_greeting_dependency
+        from notes_app import Audit, Note, get_greeting, get_signature
 
         pytestmark = {mark}
     """)
@@ -254,7 +250,35 @@ def test_without_the_module_level_sessionmaker_the_background_task_escapes(tmp_p
 
 
 def test_lru_cached_settings_are_cleared_before_and_after_each_test(tmp_path, environment):
-    passed(run_pytest(project(tmp_path, SESSION_KIT, SETTINGS_ARE_CLEARED)), 3)
+    # Cached at import, before any test: only a clearing before the test lets it see its setenv.
+    changed = """
+        CACHED_AT_IMPORT = get_greeting()
+
+
+        async def test_greeting_changed(client, monkeypatch):
+            monkeypatch.setenv("GREETING", "hi")
+            assert (await client.get("/greeting")).json()["greeting"] == "hi"
+    """
+    folder = project(tmp_path, SESSION_KIT, changed)
+    # Read by a module-scoped fixture, between two tests: only a clearing after the test above
+    # keeps its "hi" out.
+    (folder / "test_other_module.py").write_text(
+        textwrap.dedent("""
+        import pytest
+
+        from notes_app import get_greeting
+
+
+        @pytest.fixture(scope="module")
+        def greeting_for_this_module():
+            return get_greeting()
+
+
+        def test_greeting_default(greeting_for_this_module):
+            assert greeting_for_this_module == "hello"
+    """)
+    )
+    passed(run_pytest(folder), 2)
 
 
 def test_a_tests_own_overrides_are_put_back_and_the_lifespan_runs(tmp_path, environment):
@@ -414,3 +438,137 @@ def test_a_capstone_suite_passes_and_leaves_nothing_behind(suite, args, server_u
     assert done.returncode == 0, done.stdout + done.stderr
     assert " passed" in done.stdout and "failed" not in done.stdout
     assert databases_left(server_url) == []
+
+
+# --- hints at home -------------------------------------------------------------------------------
+
+
+def test_at_home_a_known_mistake_gets_its_hint_and_the_lesson(tmp_path):
+    (tmp_path / "test_mistake.py").write_text(
+        textwrap.dedent("""
+            import asyncio
+            from unittest.mock import Mock
+
+
+            async def send(mailer):
+                await mailer.send("hello")
+
+
+            def test_a_mock_awaited():
+                asyncio.run(send(Mock()))
+        """)
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "fastapi_testkit.hints",
+        "-p",
+        "no:cacheprovider",
+    ]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    hint = next(hint for hint in testkit_hints.HINTS if "not awaitable was awaited" in hint.text)
+    assert f"Hint: {hint.text}\n" in done.stdout
+    assert (
+        "Explained in lesson 04, Mocking: AsyncMock, autospec, respx and fakes: "
+        f"{testkit_hints.COURSE_REPOSITORY}/blob/main/notebooks/04_mocking.ipynb"
+    ) in done.stdout
+
+
+@pytest.mark.parametrize("hint", testkit_hints.HINTS, ids=lambda hint: hint.pattern[:30])
+def test_each_general_hint_names_a_lesson_that_exists_and_that_its_text_cites(hint):
+    notebook, title = testkit_hints.LESSONS[hint.lesson]
+    text = (PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb").read_text()
+    assert f"# {hint.lesson:02d} · {title}" in text
+    cited = re.findall(r"\b(0\d)\b", hint.text)  # "(module 04)", "(modules 02 and 03)"
+    assert not cited or f"{hint.lesson:02d}" in cited
+
+
+def test_the_notebooks_print_the_general_hints_without_the_lesson_line():
+    assert all((hint.pattern, hint.text) in course_hints.HINTS for hint in testkit_hints.HINTS)
+    assert course_hints.hints_for("RuntimeError: got Future attached to a different loop") == [
+        testkit_hints.HINTS[0].text
+    ]
+
+
+# --- the README's snippet ------------------------------------------------------------------------
+
+README_SECTION = "## Use the capstone setup in your own project"
+
+MYAPP = {
+    "myapp/__init__.py": "",
+    "myapp/models.py": """
+        from sqlalchemy import String
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        class Item(Base):
+            __tablename__ = "items"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            name: Mapped[str] = mapped_column(String(50), unique=True)
+    """,
+    "myapp/db.py": """
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+        engine = create_async_engine("postgresql+asyncpg://app:secret@localhost/app")
+        SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+
+
+        async def get_session():
+            async with SessionLocal() as session:
+                yield session
+    """,
+    "myapp/main.py": """
+        from fastapi import Depends, FastAPI
+
+        from myapp.db import get_session
+        from myapp.models import Item
+
+        app = FastAPI()
+
+
+        @app.post("/items", status_code=201)
+        async def add_item(name: str, session=Depends(get_session)):
+            session.add(Item(name=name))
+            await session.commit()
+            return {"name": name}
+    """,
+    "tests/test_items.py": """
+        import pytest
+        from sqlalchemy import select
+
+        from myapp.models import Item
+
+
+        @pytest.mark.asyncio
+        @pytest.mark.parametrize("attempt", [1, 2])
+        async def test_add_item(client, session, attempt):
+            assert (await client.post("/items", params={"name": "pen"})).status_code == 201
+            assert await session.scalar(select(Item.name)) == "pen"
+    """,
+}
+
+
+def test_the_readme_snippet_configures_a_project_of_its_own(tmp_path, environment):
+    section = (PROJECT_ROOT / "README.md").read_text().split(README_SECTION)[1].split("\n## ")[0]
+    (snippet,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    for name, text in {**MYAPP, "tests/conftest.py": snippet}.items():
+        path = tmp_path / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    # Copied beside the app, as the README says.
+    shutil.copytree(PROJECT_ROOT / "fastapi_testkit", tmp_path / "fastapi_testkit")
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    for args in ([], ["-n", "2"]):
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, "tests"]
+        done = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "2 passed" in done.stdout
