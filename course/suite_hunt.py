@@ -27,7 +27,8 @@ from course.pytest_run import first_error, run_pytest
 from course.seeded_bugs import REFERENCE, Hunt, planted
 
 VARIANT = "_seeded_bug"  # the fixture that plants each test's variant
-_PLUGINS = ["-p", "anyio.pytest_plugin", "-p", "random_order.plugin", "-p", __name__]
+# What a capstone suite needs beside course.pytest_run's plugins (xdist, pytest-asyncio).
+SUITE_PLUGINS = ("-p", "anyio.pytest_plugin", "-p", "random_order.plugin")
 
 
 def hunt_suite(folder: Path, bugs: Sequence[str], *args: str) -> Hunt:
@@ -36,7 +37,7 @@ def hunt_suite(folder: Path, bugs: Sequence[str], *args: str) -> Hunt:
     with tempfile.TemporaryDirectory(prefix="suite-hunt-") as scratch:
         report = Path(scratch, "outcomes.json")
         options = ["--seeded-bugs", ",".join(bugs), "--seeded-bugs-report", str(report)]
-        run = run_pytest(folder, *_PLUGINS, *options, *args)
+        run = run_pytest(folder, *SUITE_PLUGINS, "-p", __name__, *options, *args)
         outcomes = json.loads(report.read_text()) if report.exists() else {"tests": []}
     reference: dict[tuple, str] = {}
     errors: dict[tuple, str] = {}

@@ -6,8 +6,9 @@ processes, serially and under pytest-xdist, as the learner would at home:
 - `check_setup(folder)`: the course's reference suite (capstone/lending_tests) on the
   learner's conftest.py, serially and with `-n 2 --random-order` at once; then no database of
   this kernel may be left on the server.
-- `hunt_lending_suite(folder)`: the learner's tests on the reference conftest.py, against the
-  app and each of `LENDING_BUGS`, in one `-n 2` run (course.suite_hunt).
+- `hunt_lending_suite(folder)`: the learner's tests on the reference conftest.py (with one loop
+  per worker), against the app and each of `LENDING_BUGS`, in one `-n 2` run
+  (course.suite_hunt).
 Both processes get TEST_DATABASE_URL (the server, for fastapi_testkit) and LENDING_DATABASE_URL
 (the app's own database, which no test may write to) from `use_this_kernels_server()`.
 """
@@ -24,7 +25,7 @@ from course.lessons.terminal import new_folder
 from course.paths import PROJECT_ROOT
 from course.pytest_run import Run, first_error, run_pytest
 from course.seeded_bugs import LENDING_BUGS, Hunt
-from course.suite_hunt import hunt_suite
+from course.suite_hunt import SUITE_PLUGINS, hunt_suite
 
 __all__ = [
     "LENDING_SUITE",
@@ -35,7 +36,6 @@ __all__ = [
 ]
 
 LENDING_SUITE = PROJECT_ROOT / "capstone" / "lending_tests"  # the course's reference suite
-_PLUGINS = ("-p", "anyio.pytest_plugin", "-p", "random_order.plugin")
 _TIMEOUT = 60  # seconds: a run that takes longer is stuck (on a lock, say)
 
 _REAL_SESSIONLOCAL = (
@@ -43,6 +43,12 @@ _REAL_SESSIONLOCAL = (
     "app's own database (LENDING_DATABASE_URL: here this kernel's, without lending's tables; "
     "at home, your development database, for good): name it in sessionmakers=."
 )
+# The reference conftest.py on one loop per worker: its engine and pooled connection then serve
+# every test, where a loop per test pays for an engine and a login per test, which the hunt,
+# running each test up to 7 times, feels. The tests themselves run the same on either.
+_HUNT_CONFTEST = (LENDING_SUITE / "conftest.py").read_text()
+assert 'loop_scope="function"' in _HUNT_CONFTEST
+_HUNT_CONFTEST = _HUNT_CONFTEST.replace('loop_scope="function"', 'loop_scope="session"')
 _NOT_MARKED_FOR_ANYIO = (
     "an async test that anyio's plugin does not run: mark it @pytest.mark.anyio "
     "(pytestmark = pytest.mark.anyio marks a whole file); the fixtures run on anyio's loop"
@@ -128,7 +134,7 @@ async def check_setup(folder: Path) -> SetupCheck:
 
 def hunt_lending_suite(folder: Path) -> Hunt:
     """The tests in `folder` on the reference conftest.py, on lending and each seeded bug."""
-    shutil.copy(LENDING_SUITE / "conftest.py", folder)
+    (folder / "conftest.py").write_text(_HUNT_CONFTEST)
     hunt = hunt_suite(folder, LENDING_BUGS, "-n", "2", "--maxschedchunk", "1")
     for test, error in hunt.errors.items():
         # pytest's own words end in a link ("See: https://...") that says little here.
@@ -138,7 +144,7 @@ def hunt_lending_suite(folder: Path) -> Hunt:
 
 
 def _run(folder: Path, *args: str) -> Run:
-    return run_pytest(folder, *_PLUGINS, *args, timeout=_TIMEOUT)
+    return run_pytest(folder, *SUITE_PLUGINS, *args, timeout=_TIMEOUT)
 
 
 def _all_passed(run: Run) -> bool:
