@@ -21,8 +21,9 @@ import pytest
 
 REPORT_VARIABLE = "COURSE_PYTEST_REPORT"
 # Only these plugins: autoloading every installed one (nbval, respx, ...) slows each worker's
-# start and lets unrelated plugins change the outcome.
-PLUGINS = ["--disable-plugin-autoload", "-p", "xdist.plugin", "-p", "pytest_asyncio.plugin"]
+# start and lets unrelated plugins change the outcome. `-p xdist` (its entry point's name) and
+# not `-p xdist.plugin`: other plugins (pytest-random-order) look for one named "xdist".
+PLUGINS = ["--disable-plugin-autoload", "-p", "xdist", "-p", "pytest_asyncio.plugin"]
 DEFAULT_INI = "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
 
 

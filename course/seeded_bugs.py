@@ -10,6 +10,8 @@ from `create_app`, and every client, does while it lasts.
 `SHOP_BUGS` are the bugs of exercise 03.4 (the app through its API); `RATES_CLIENT_BUGS` those
 of exercise 04.4 (the exchange-rate client on its own); `CONCURRENCY_BUGS` those of exercise
 07.3 (`services.reserve_stock` and module 07's `OrderDesk`, which `place` looks up on its class).
+`LENDING_BUGS` are planted in the second app, `lending` (module 09), whose routes look up
+`lending.loans.*` at request time; course.suite_hunt plants them in a pytest process of its own.
 
 `hunt(tests, namespace)` runs test functions with pytest, in this process, with the course's
 notebook settings: once on the reference shop, where they must all pass, then once per bug,
@@ -20,6 +22,7 @@ notebook's: the hunt's report is what a check prints.
 """
 
 import contextlib
+import datetime
 import io
 import re
 import sys
@@ -39,6 +42,9 @@ from sqlalchemy.orm import selectinload
 
 from course.lessons.concurrency import OrderDesk, run_transaction
 from course.pytest_run import first_error
+from lending import db, loans
+from lending.models import Loan, Member, Reminder
+from lending.settings import Settings as LendingSettings
 from shop import api, services
 from shop.errors import OutOfStock, RatesUnavailable, UnknownCurrency
 from shop.models import Order, Product, StockLevel
@@ -146,6 +152,56 @@ async def _place_charging_inside_the_retry(self, customer_id, items):
         return (await services.place_order(session, customer_id, items)).id
 
     return await run_transaction(self.sessionmaker, charge_and_order, attempts=self.attempts)
+
+
+_reference_check_can_borrow = loans.check_can_borrow
+# What a module-level `LIMIT = get_settings().max_loans_per_member` would hold: the environment
+# when the module was imported.
+_LENDING_SETTINGS_AT_IMPORT = LendingSettings()
+
+
+async def _check_the_limit_read_at_import(session, book_id, member_id, max_loans):
+    limit = _LENDING_SETTINGS_AT_IMPORT.max_loans_per_member
+    await _reference_check_can_borrow(session, book_id, member_id, limit)
+
+
+async def _check_one_over_the_limit(session, book_id, member_id, max_loans):
+    """Compares with > instead of >=: a member gets one book more than the limit."""
+    await _reference_check_can_borrow(session, book_id, member_id, max_loans + 1)
+
+
+async def _lend_book_letting_the_integrity_error_out(session, book_id, member_id, settings):
+    """Relies on the unique index but forgets to turn its IntegrityError into a 409."""
+    await loans.check_can_borrow(session, book_id, member_id, settings.max_loans_per_member)
+    due_on = datetime.date.today() + datetime.timedelta(days=settings.loan_days)
+    loan = Loan(book_id=book_id, member_id=member_id, due_on=due_on)
+    session.add(loan)
+    await session.commit()
+    return loan
+
+
+async def _return_book_without_commit(session, loan_id):
+    """Sets returned_at and flushes, so the response shows it, but never commits."""
+    loan = await session.get(Loan, loan_id)
+    loan.returned_at = datetime.datetime.now(datetime.UTC)
+    await session.flush()
+    return loan
+
+
+async def _every_open_loan(session, member_id):
+    """Forgets the member in the WHERE clause: lists everybody's open loans."""
+    return (
+        await session.scalars(select(Loan).where(Loan.returned_at.is_(None)).order_by(Loan.id))
+    ).all()
+
+
+async def _write_reminder_without_commit(loan_id):
+    """Adds the reminder and flushes (it gets an id), then closes the session: rolled back."""
+    async with db.SessionLocal() as session:
+        loan = await session.get(Loan, loan_id)
+        member = await session.get(Member, loan.member_id)
+        session.add(Reminder(loan_id=loan_id, recipient=member.email, due_on=loan.due_on))
+        await session.flush()
 
 
 @dataclass(frozen=True)
@@ -261,6 +317,49 @@ BUGS: dict[str, Bug] = {
             "place",
             _place_charging_inside_the_retry,
         ),
+        Bug(
+            "limit-read-at-import",
+            "the loan limit is the one in the environment when the app was imported: "
+            "a changed setting is never seen",
+            loans,
+            "check_can_borrow",
+            _check_the_limit_read_at_import,
+        ),
+        Bug(
+            "limit-off-by-one",
+            "a member may borrow one book more than the loan limit",
+            loans,
+            "check_can_borrow",
+            _check_one_over_the_limit,
+        ),
+        Bug(
+            "double-lend-not-409",
+            "lending a book that is out raises the IntegrityError (a 500) instead of answering 409",
+            loans,
+            "lend_book",
+            _lend_book_letting_the_integrity_error_out,
+        ),
+        Bug(
+            "return-not-committed",
+            "a return is flushed, never committed: the response says returned, the book stays out",
+            loans,
+            "return_book",
+            _return_book_without_commit,
+        ),
+        Bug(
+            "other-members-loans-listed",
+            "GET /members/{id}/loans lists every member's open loans",
+            loans,
+            "open_loans_of",
+            _every_open_loan,
+        ),
+        Bug(
+            "reminder-not-committed",
+            "the background task flushes the reminder but never commits it",
+            loans,
+            "write_reminder",
+            _write_reminder_without_commit,
+        ),
     ]
 }
 SHOP_BUGS = [
@@ -271,7 +370,17 @@ SHOP_BUGS = [
     "confirmation-not-sent",
 ]
 CONCURRENCY_BUGS = ["stock-read-without-lock", "order-not-retried", "charge-inside-retry"]
-RATES_CLIENT_BUGS = [name for name in BUGS if name not in SHOP_BUGS + CONCURRENCY_BUGS]
+LENDING_BUGS = [
+    "limit-read-at-import",
+    "limit-off-by-one",
+    "double-lend-not-409",
+    "return-not-committed",
+    "other-members-loans-listed",
+    "reminder-not-committed",
+]
+RATES_CLIENT_BUGS = [
+    name for name in BUGS if name not in SHOP_BUGS + CONCURRENCY_BUGS + LENDING_BUGS
+]
 
 
 @contextlib.contextmanager

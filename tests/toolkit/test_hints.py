@@ -7,15 +7,18 @@ import pytest
 
 from course.hints import HINTS, hints_for
 
-# A real message for each known mistake, as pytest, asyncpg, SQLAlchemy or Python print it.
+# A real message for each known mistake, as pytest, asyncpg, SQLAlchemy or Python print it,
+# in the order of HINTS: the course's own, then the general ones (fastapi_testkit.hints).
 MESSAGES = [
     "E   NotImplementedError: Exercise 01.2: replace this line with your solution",
     "NameError: name 'module_loop' is not defined",
+    "RuntimeError: Runner.run() cannot be called from a running event loop",
+    "docker.errors.DockerException: Error while fetching server API version: ('Connection "
+    "aborted.', FileNotFoundError(2, 'No such file or directory'))",
     "RuntimeError: Task <Task pending name='Task-5'> got Future <Future pending> attached to a "
     "different loop",
     "asyncpg.exceptions._base.InterfaceError: cannot perform operation: another operation is "
     "in progress",
-    "RuntimeError: Runner.run() cannot be called from a running event loop",
     "RuntimeError: asyncio.run() cannot be called from a running event loop",
     "ScopeMismatch: You tried to access the function scoped fixture _function_scoped_runner "
     "with a module scoped request object.",
@@ -37,8 +40,6 @@ MESSAGES = [
     "sqlalchemy.exc.MissingGreenlet: greenlet_spawn has not been called; can't call "
     "await_only() here. Was IO attempted in an unexpected place?",
     "E       KeyError: 'id'",
-    "docker.errors.DockerException: Error while fetching server API version: ('Connection "
-    "aborted.', FileNotFoundError(2, 'No such file or directory'))",
     "ModuleNotFoundError: No module named 'psycopg2'",
     "sqlalchemy.exc.InternalError: (sqlalchemy.dialects.postgresql.asyncpg.InternalError) "
     "<class 'asyncpg.exceptions.InFailedSQLTransactionError'>: current transaction is aborted, "

@@ -177,7 +177,8 @@ def test_the_shop_fixtures_roll_back_what_each_test_wrote(lesson_database):
     assert asyncio.run(rows_seen_elsewhere(lesson_database)) == {}
 
 
-# The recipes a lesson writes out in full, and the lesson helper that later cells import.
+# The recipes a lesson writes out in full, and the lesson helper that later cells import: a
+# module of course/lessons, or files of a package (paths from the repository's root).
 TAUGHT_IN_FULL = {
     "02_transactional_isolation": (
         "shop_fixtures",
@@ -193,6 +194,26 @@ TAUGHT_IN_FULL = {
             "hold_and_race",
             "sqlstate",
             "run_transaction",
+        ],
+    ),
+    "09_capstone": (
+        ("fastapi_testkit/database.py", "fastapi_testkit/fixtures.py"),
+        [
+            "worker_database_url",
+            "_as_administrator",
+            "create_database",
+            "drop_database",
+            "in_a_thread",
+            "run_in_a_thread",
+            "_create_all",
+            "_upgrade_head",
+            "transaction_per_test",
+            "bound_to",
+            "database_override",
+            "overridden",
+            "lifespan_client",
+            "replace_sessionmakers",
+            "cleared",
         ],
     ),
 }
@@ -222,7 +243,10 @@ def _definitions(source: str) -> dict[str, ast.AST]:
 @pytest.mark.parametrize("lesson", TAUGHT_IN_FULL)
 def test_a_recipe_written_out_in_a_lesson_is_the_one_later_cells_import(lesson):
     helper, names = TAUGHT_IN_FULL[lesson]
-    imported = _definitions((PROJECT_ROOT / "course" / "lessons" / f"{helper}.py").read_text())
+    paths = helper if isinstance(helper, tuple) else [f"course/lessons/{helper}.py"]
+    imported = {}
+    for path in paths:
+        imported.update(_definitions((PROJECT_ROOT / path).read_text()))
     cells = json.loads((PROJECT_ROOT / "notebooks" / f"{lesson}.ipynb").read_text())["cells"]
     written = {}
     for cell in cells:

@@ -17,6 +17,7 @@ from course import seeded_bugs
 from course.lessons import shop_fixtures
 from course.lessons.concurrency import OrderDesk
 from course.lessons.shop_fixtures import RATES_URL, place_widget_order
+from lending import loans
 from shop import api, services
 from shop.dependencies import get_settings
 from shop.errors import RatesUnavailable, UnknownCurrency
@@ -32,6 +33,11 @@ TARGETS = {
     **dict.fromkeys(seeded_bugs.RATES_CLIENT_BUGS, (ExchangeRatesClient, "get_rate")),
     "stock-read-without-lock": (services, "reserve_stock"),
     **dict.fromkeys(["order-not-retried", "charge-inside-retry"], (OrderDesk, "place")),
+    **dict.fromkeys(["limit-read-at-import", "limit-off-by-one"], (loans, "check_can_borrow")),
+    "double-lend-not-409": (loans, "lend_book"),
+    "return-not-committed": (loans, "return_book"),
+    "other-members-loans-listed": (loans, "open_loans_of"),
+    "reminder-not-committed": (loans, "write_reminder"),
 }
 
 
