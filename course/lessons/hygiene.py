@@ -197,6 +197,7 @@ def collect_garbage_after_each_test():
 """
 
 LIFESPAN_SUITE = """\
+import os
 
 import pytest
 from asgi_lifespan import LifespanManager
