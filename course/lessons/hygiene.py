@@ -370,3 +370,57 @@ def loops_used(run: Run) -> str:
     """The last line of the loop witness: 'N loop(s), all closed after the run: ...'."""
     lines = [line for line in run.output.splitlines() if " loop(s), all closed" in line]
     return lines[-1] if lines else "no loop noted (did the tests run?)"
+
+
+def allocated_at(run: Run, filename: str) -> list[str]:
+    """The lines of tracemalloc's "Object allocated at" tracebacks that are in `filename`
+    (the project's own frames; the library frames below them hold paths of this machine)."""
+    lines = run.output.splitlines()
+    found = []
+    for number, line in enumerate(lines):
+        if line.strip().startswith("File ") and filename in line:
+            found += [f"{filename}, {line.split(', ')[-1].strip()}", lines[number + 1].strip()]
+    return list(dict.fromkeys(found))
+
+
+def brief(run: Run) -> None:
+    """What a run ended with: its summary, each test's first error, the deprecation warnings
+    and errors it printed (once each), and the loop witness's last line."""
+    print(run.summary or "no tests ran")
+    for test, error in run.errors.items():
+        print(f"  {test.split('::')[-1]}: {trim(error)[:150]}")
+    said = [line.strip() for line in run.output.splitlines() if "PytestDeprecationWarning:" in line]
+    for line in dict.fromkeys(said):
+        print("  " + line[line.index("PytestDeprecationWarning") :][:150])
+    if " loop(s), all closed" in run.output:
+        print("  " + loops_used(run))
+
+
+# --- a tiny HTTP server -------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def tiny_http_server():
+    """An HTTP/1.1 server on 127.0.0.1 that answers every request with 200 "ok" and keeps each
+    connection open until the client closes it. Yields (url, connections): `connections` is a
+    list with one entry per TCP connection accepted."""
+    connections, writers = [], []
+
+    async def answer(reader, writer):
+        connections.append("accepted")
+        writers.append(writer)
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/", connections
+    finally:
+        server.close()
+        for writer in writers:  # Python 3.12+ waits for open connections in wait_closed
+            writer.transport.abort()
+        await server.wait_closed()
