@@ -17,6 +17,7 @@ import contextlib
 import gc
 import inspect
 import logging
+import re
 import sys
 import textwrap
 import warnings
@@ -136,7 +137,10 @@ async def what_collection_reports(leave_open) -> Reports:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             await leave_open()
-            gc.collect()
+            for _ in range(3):  # callbacks still queued (a transport's connection_lost) run
+                await asyncio.sleep(0)
+            while gc.collect():  # what one object's finalizer frees, the next round collects
+                pass
     finally:
         sys.unraisablehook = hook
         logging.getLogger().removeHandler(handler)
@@ -236,13 +240,13 @@ async def test_shutdown_closes_what_startup_opened():
 
 
 # Where each leaked object was allocated: tracemalloc started once the tests are imported
-# (started with the interpreter, PYTHONTRACEMALLOC=12, it made this run ~5 times slower).
+# (started with the interpreter, PYTHONTRACEMALLOC=30, it made this run ~5 times slower).
 TRACEMALLOC_CONFTEST = """\
 import tracemalloc
 
 
 def pytest_collection_finish(session):
-    tracemalloc.start(12)
+    tracemalloc.start(30)
 """
 
 
@@ -373,26 +377,28 @@ def loops_used(run: Run) -> str:
 
 
 def allocated_at(run: Run, filename: str) -> list[str]:
-    """The lines of tracemalloc's "Object allocated at" tracebacks that are in `filename`
-    (the project's own frames; the library frames below them hold paths of this machine)."""
-    lines = run.output.splitlines()
+    """The frames of tracemalloc's "Object allocated at" tracebacks that are in `filename`, each
+    with its line of code (the library frames around them hold paths of this machine)."""
+    lines = [line.lstrip(" |") for line in run.output.splitlines()]
     found = []
-    for number, line in enumerate(lines):
-        if line.strip().startswith("File ") and filename in line:
-            found += [f"{filename}, {line.split(', ')[-1].strip()}", lines[number + 1].strip()]
+    for number, line in enumerate(lines[:-1]):
+        frame = re.match(r'File "[^"]*?([^"/]+)", line (\d+)', line)
+        if frame and frame[1] == filename:
+            found.append(f"{filename}, line {frame[2]}: {lines[number + 1].strip()}")
     return list(dict.fromkeys(found))
 
 
 def brief(run: Run) -> None:
     """What a run ended with: its summary, each test's first error, the deprecation warnings
-    and errors it printed (once each), and the loop witness's last line."""
+    it printed (once each) and, when loops were noted, the loop witness's last line."""
     print(run.summary or "no tests ran")
-    for test, error in run.errors.items():
-        print(f"  {test.split('::')[-1]}: {trim(error)[:150]}")
-    said = [line.strip() for line in run.output.splitlines() if "PytestDeprecationWarning:" in line]
-    for line in dict.fromkeys(said):
-        print("  " + line[line.index("PytestDeprecationWarning") :][:150])
-    if " loop(s), all closed" in run.output:
+    errors = [f"{test.split('::')[-1]}: {trim(error)[:160]}" for test, error in run.errors.items()]
+    warned = [line.strip() for line in run.output.splitlines() if "DeprecationWarning: " in line]
+    warned = [line[line.index("PytestDeprecationWarning") :][:160] for line in warned]
+    warned = [line for line in warned if not any(line[:60] in error for error in errors)]
+    for line in dict.fromkeys(errors + warned):
+        print("  " + line)
+    if re.search(r"^[1-9]\d* loop\(s\)", loops_used(run)):
         print("  " + loops_used(run))
 
 
