@@ -333,16 +333,31 @@ _OLD_SUITE = {
         """,
     # Not part of the old suite: it records which loop each test ran on (`-p loop_witness`).
     "loop_witness.py": '''\
-        """Which loop each test ran on, printed at the end of the run (course.lessons.LoopBook)."""
+        """Which loop each test ran on (course.lessons.LoopBook), and how many engines were
+        created, printed at the end of the run."""
+        import sqlalchemy.ext.asyncio
+
         from course.lessons import LoopBook
 
         book = LoopBook()
         note = book.note
+        engines = []
+        create_async_engine = sqlalchemy.ext.asyncio.create_async_engine
+
+
+        def counted_create_async_engine(*args, **kwargs):
+            engines.append("created")
+            return create_async_engine(*args, **kwargs)
+
+
+        # loaded with -p, before any conftest imports the function
+        sqlalchemy.ext.asyncio.create_async_engine = counted_create_async_engine
 
 
         def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_sep("-", "loops")
             book.show()
+            terminalreporter.write_line(f"engines created: {len(engines)}")
         ''',
 }
 
@@ -361,6 +376,12 @@ def migration_run(conftest: str, ini: str, *, quiet: bool = True) -> Run:
     errors, each test's loop noted."""
     files = {**MIGRATION_TESTS, "conftest.py": conftest, "pytest.ini": ini}
     return run_in_a_terminal(files, "-W", "error", "-p", "loop_witness", quiet=quiet)
+
+
+def engines_created(run: Run) -> int | None:
+    """How many engines the loop witness saw created (None: it did not report)."""
+    found = re.findall(r"(?m)^engines created: (\d+)$", run.output)
+    return int(found[-1]) if found else None
 
 
 def defines_fixture(source: str, name: str) -> bool:
@@ -395,7 +416,11 @@ def brief(run: Run) -> None:
     errors = [f"{test.split('::')[-1]}: {trim(error)[:160]}" for test, error in run.errors.items()]
     warned = [line.strip() for line in run.output.splitlines() if "DeprecationWarning: " in line]
     warned = [line[line.index("PytestDeprecationWarning") :][:160] for line in warned]
-    warned = [line for line in warned if not any(line[:60] in error for error in errors)]
+    warned = [
+        line
+        for line in warned
+        if not line.endswith("...") and not any(line[:60] in error for error in errors)
+    ]
     for line in dict.fromkeys(errors + warned):
         print("  " + line)
     if re.search(r"^[1-9]\d* loop\(s\)", loops_used(run)):
