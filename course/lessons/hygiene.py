@@ -455,3 +455,38 @@ async def tiny_http_server():
         for writer in writers:  # Python 3.12+ waits for open connections in wait_closed
             writer.transport.abort()
         await server.wait_closed()
+
+
+# --- the checks of exercises 08.2 and 08.3 ------------------------------------------------------
+
+
+def _failures(run: Run) -> list[str]:
+    problems = [f"{test.split('::')[-1]}: {error}" for test, error in run.errors.items()]
+    if not run.outcomes:
+        problems.append(f"no test ran: {trim(run.output.strip())[-400:]}")
+    return problems
+
+
+def lifespan_problems(source: str) -> list[str]:
+    """Exercise 08.2's check: what fails when the shop runs with this lifespan source."""
+    return _failures(lifespan_run(source))
+
+
+def migration_problems(conftest: str, ini: str) -> list[str]:
+    """Exercise 08.3's check: what is wrong with this conftest.py and pytest.ini for the old
+    tests under pytest-asyncio 1.x."""
+    problems = []
+    if defines_fixture(conftest, "event_loop"):
+        problems.append(
+            "the conftest still defines event_loop: pytest-asyncio 1.x ignores it; choose the "
+            "loop with loop scopes instead, and delete it"
+        )
+    run = migration_run(conftest, ini)
+    problems += _failures(run)
+    if not problems and run.summary != "3 passed":
+        problems.append(f"the run ended with {run.summary!r}, not '3 passed'")
+    if not problems and engines_created(run) != 1:
+        problems.append(f"{engines_created(run)} engines were created, not one for the session")
+    if not problems and not loops_used(run).startswith("1 loop(s)"):
+        problems.append(f"the tests ran on more than one loop: {loops_used(run)}")
+    return problems
