@@ -203,10 +203,12 @@ def collect_garbage_after_each_test():
 LIFESPAN_SUITE = """\
 import os
 
+import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
 
+import lifespan_under_test
 from lifespan_under_test import lifespan
 from shop.app import create_app
 from shop.settings import Settings
@@ -236,6 +238,28 @@ async def test_shutdown_closes_what_startup_opened():
             pass
     assert app.state.http_client.is_closed, "the HTTP client is still open after shutdown"
     assert engine.pool.checkedin() == 0, "the engine's pool still holds a connection"
+
+
+@pytest.mark.asyncio
+async def test_a_failed_start_up_closes_the_client(monkeypatch):
+    clients = []
+
+    class RecordedClient(httpx.AsyncClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            clients.append(self)
+
+    async def schema_fails(engine):
+        raise RuntimeError("the schema could not be created")
+
+    monkeypatch.setattr(httpx, "AsyncClient", RecordedClient)
+    monkeypatch.setattr(lifespan_under_test, "create_schema", schema_fails)
+    with pytest.raises(RuntimeError, match="schema could not be created"):
+        async with LifespanManager(the_shop()):
+            pass
+    assert clients and all(client.is_closed for client in clients), (
+        "start-up failed after the HTTP client was made, and the client was left open"
+    )
 """
 
 

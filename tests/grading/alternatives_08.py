@@ -145,6 +145,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 """
 
+_NO_FINALLY_LIFESPAN = """\
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_async_engine(settings.database_url)
+    http_client = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
+    if settings.create_schema:
+        await create_schema(engine)
+    app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    app.state.http_client = http_client
+    yield
+    await http_client.aclose()
+    await engine.dispose()
+"""
+
 
 def _migrated(conftest: str, ini: str) -> str:
     return f"MIGRATED_INI = {ini!r}\n\nMIGRATED_CONFTEST = {conftest!r}\n"
@@ -176,6 +191,7 @@ WRONG = {
                 "the HTTP client is never closed (silent: it opened no socket)",
                 _CLOSING_LIFESPAN.replace("        await http_client.aclose()\n", ""),
             ),
+            ("no finally: a failed start-up leaves the client open", _NO_FINALLY_LIFESPAN),
             (
                 "dispose() is called but not awaited",
                 _CLOSING_LIFESPAN.replace("await engine.dispose()", "engine.dispose()"),
