@@ -82,9 +82,9 @@ async def connection(engine):
 
 ALTERNATIVES = {
     "08_async_hygiene_and_migration": {
-        "ex1-solution": _SPAWN.rstrip(),
-        "ex2-solution": _LIFESPAN.rstrip(),
-        "ex3-solution": _MIGRATED.rstrip(),
+        "spawn-solution": _SPAWN.rstrip(),
+        "lifespan-solution": _LIFESPAN.rstrip(),
+        "migrate-solution": _MIGRATED.rstrip(),
     },
 }
 
@@ -167,7 +167,7 @@ def _migrated(conftest: str, ini: str) -> str:
 
 WRONG = {
     "08_async_hygiene_and_migration": {
-        "ex1-solution": [
+        "spawn-solution": [
             (
                 "the reference is returned, and dropped by the caller",
                 "def spawn(coroutine):\n    return asyncio.create_task(coroutine)\n",
@@ -185,7 +185,7 @@ WRONG = {
                 "    return task\n",
             ),
         ],
-        "ex2-solution": [
+        "lifespan-solution": [
             ("the planted leak: the engine is never disposed", LEAKY_LIFESPAN),
             (
                 "the HTTP client is never closed (silent: it opened no socket)",
@@ -197,7 +197,7 @@ WRONG = {
                 _CLOSING_LIFESPAN.replace("await engine.dispose()", "engine.dispose()"),
             ),
         ],
-        "ex3-solution": [
+        "migrate-solution": [
             (
                 "the event_loop fixture is kept",
                 _migrated(_GOOD_CONFTEST + _OLD_EVENT_LOOP, _GOOD_INI),

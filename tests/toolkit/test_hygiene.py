@@ -55,14 +55,14 @@ def defined(source: str) -> dict:
 # --- 08.1 ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", correct("ex1-solution"), ids=["reference", "alternative"])
+@pytest.mark.parametrize("source", correct("spawn-solution"), ids=["reference", "alternative"])
 def test_a_spawn_that_keeps_tasks_until_done_passes_every_time(source):
     spawn = defined(source)["spawn"]
     results = [asyncio.run(hygiene.spawn_problems(spawn)) for _ in range(20)]
     assert results == [[]] * 20
 
 
-@pytest.mark.parametrize("source", wrong("ex1-solution"))
+@pytest.mark.parametrize("source", wrong("spawn-solution"))
 def test_a_wrong_spawn_is_refused_every_time(source):
     spawn = defined(source)["spawn"]
     results = [asyncio.run(hygiene.spawn_problems(spawn)) for _ in range(20)]
@@ -88,12 +88,12 @@ def database(kernel_like_database):
     return kernel_like_database
 
 
-@pytest.mark.parametrize("source", correct("ex2-solution"), ids=["reference", "alternative"])
+@pytest.mark.parametrize("source", correct("lifespan-solution"), ids=["reference", "alternative"])
 def test_a_lifespan_that_closes_everything_passes(database, source):
     assert hygiene.lifespan_problems(source) == []
 
 
-@pytest.mark.parametrize("source", wrong("ex2-solution"))
+@pytest.mark.parametrize("source", wrong("lifespan-solution"))
 def test_a_leaky_lifespan_is_refused(database, source):
     assert hygiene.lifespan_problems(source)
 
@@ -113,12 +113,12 @@ def _migration(source: str) -> tuple[str, str]:
     return namespace["MIGRATED_CONFTEST"], namespace["MIGRATED_INI"]
 
 
-@pytest.mark.parametrize("source", correct("ex3-solution"), ids=["reference", "alternative"])
+@pytest.mark.parametrize("source", correct("migrate-solution"), ids=["reference", "alternative"])
 def test_a_migrated_conftest_passes(database, source):
     assert hygiene.migration_problems(*_migration(source)) == []
 
 
-@pytest.mark.parametrize("source", wrong("ex3-solution"))
+@pytest.mark.parametrize("source", wrong("migrate-solution"))
 def test_a_wrong_migration_is_refused(database, source):
     assert hygiene.migration_problems(*_migration(source))
 
