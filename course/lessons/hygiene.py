@@ -194,11 +194,16 @@ filterwarnings =
     error::pytest.PytestUnraisableExceptionWarning
 """
 
-# Garbage collected after each test, so that a leak is reported under the test that made it.
+# Garbage collected after each test, and only then, so that a leak is reported under the test
+# that made it (left on, the collector may find it in the middle of that test or of a later one).
 LEAK_CONFTEST = """\
 import gc
 
 import pytest
+
+
+def pytest_sessionstart(session):
+    gc.disable()
 
 
 @pytest.fixture(autouse=True)
@@ -221,6 +226,8 @@ from shop.app import create_app
 from shop.settings import Settings
 
 
+# startup_timeout: asgi-lifespan's default (5 s) is less than start-up can take under
+# tracemalloc on a loaded machine.
 def the_shop():
     app = create_app(Settings(database_url=os.environ["DATABASE_URL"], create_schema=True))
     app.router.lifespan_context = lifespan
@@ -229,7 +236,7 @@ def the_shop():
 
 @pytest.mark.asyncio
 async def test_the_shop_answers():
-    async with LifespanManager(the_shop()) as manager:
+    async with LifespanManager(the_shop(), startup_timeout=60) as manager:
         transport = ASGITransport(app=manager.app)
         async with AsyncClient(transport=transport, base_url="http://shop") as client:
             response = await client.get("/products")
@@ -239,7 +246,7 @@ async def test_the_shop_answers():
 @pytest.mark.asyncio
 async def test_shutdown_closes_what_startup_opened():
     app = the_shop()
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=60):
         engine = app.state.sessionmaker.kw["bind"]
         async with engine.connect():  # a connection into the pool
             pass
@@ -262,7 +269,7 @@ async def test_a_failed_start_up_closes_the_client(monkeypatch):
     monkeypatch.setattr(httpx, "AsyncClient", RecordedClient)
     monkeypatch.setattr(lifespan_under_test, "create_schema", schema_fails)
     with pytest.raises(RuntimeError, match="schema could not be created"):
-        async with LifespanManager(the_shop()):
+        async with LifespanManager(the_shop(), startup_timeout=60):
             pass
     assert clients and all(client.is_closed for client in clients), (
         "start-up failed after the HTTP client was made, and the client was left open"
@@ -436,8 +443,8 @@ def allocated_at(run: Run, filename: str) -> list[str]:
     for number, line in enumerate(lines[:-1]):
         frame = re.match(r'File "[^"]*?([^"/]+)", line (\d+)', line)
         if frame and frame[1] == filename:
-            found.append(f"{filename}, line {frame[2]}: {lines[number + 1].strip()}")
-    return list(dict.fromkeys(found))
+            found.append((int(frame[2]), lines[number + 1].strip()))
+    return [f"{filename}, line {line}: {code}" for line, code in sorted(set(found))]
 
 
 def brief(run: Run) -> None:
