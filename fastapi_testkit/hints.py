@@ -23,6 +23,7 @@ LESSONS = {
         "Production parity: testcontainers, SQLite vs PostgreSQL, migrations, versions",
     ),
     7: ("07_concurrency_and_isolation", "Concurrency and isolation levels"),
+    8: ("08_async_hygiene_and_migration", "Async hygiene and migration"),
 }
 
 
@@ -189,6 +190,47 @@ HINTS = [
         "SKIP LOCKED; code that must see the other's change waits with a plain FOR UPDATE "
         "(module 07).",
         lesson=7,
+    ),
+    Hint(
+        r"Task was destroyed but it is pending",
+        "A task was garbage-collected before it finished: the event loop keeps only weak "
+        "references to tasks. Keep each task in a set until it is done "
+        "(task.add_done_callback(tasks.discard)), or start it in an asyncio.TaskGroup "
+        "(module 08).",
+        lesson=8,
+    ),
+    Hint(
+        r"ResourceWarning: unclosed|was deleted before being closed|"
+        r"non-checked-in connection|Unclosed client session",
+        "Something was left open and found by the garbage collector: dispose of engines "
+        "(`await engine.dispose()`), close connections and clients (`async with`, `aclose()`), "
+        "in a `finally`. Set PYTHONTRACEMALLOC=30 (or start tracemalloc in a conftest) to see "
+        "where it was allocated (module 08).",
+        lesson=8,
+    ),
+    Hint(
+        r'The "scope" keyword argument to the asyncio marker has been deprecated|'
+        r'"asyncio_default_fixture_loop_scope" is unset',
+        "A pytest-asyncio 0.2x setting: the marker takes loop_scope=, not scope=, and the ini "
+        "should set asyncio_default_fixture_loop_scope (and asyncio_default_test_loop_scope for "
+        "all tests at once); a custom event_loop fixture is ignored by 1.x: delete it "
+        "(module 08).",
+        lesson=8,
+    ),
+    Hint(
+        r"requested an async fixture '\w+', with no plugin or hook that handled it",
+        "An async fixture made with @pytest.fixture was requested by a test its plugin does not "
+        "run: in pytest-asyncio's strict mode use @pytest_asyncio.fixture for asyncio tests; an "
+        "anyio test's fixtures run on anyio's loop. Keep one plugin per suite, or each kind of "
+        "test with fixtures of its own plugin (module 08).",
+        lesson=8,
+    ),
+    Hint(
+        r"No module named 'trio'",
+        "The anyio_backend fixture asked for trio, which is not installed: return 'asyncio' "
+        "from a session-scoped anyio_backend fixture (SQLAlchemy's asyncio extension and "
+        "asyncpg run on asyncio only) (module 08).",
+        lesson=8,
     ),
 ]
 _COMPILED = [(re.compile(hint.pattern, re.S), hint) for hint in HINTS]

@@ -18,6 +18,9 @@ command line); nothing there is lesson material.
 - `concurrency`: tests that commit (`committing_sessionmaker`), a driven race
   (`hold_and_race`, `finished_or_blocked`), `sqlstate`, `run_transaction` and `OrderDesk`
   (module 07).
+- `hygiene`: what the loop and the collector report (`loop_reports`, `what_collection_reports`),
+  the leak planted in the shop's lifespan and the settings that make leaks fail, the old
+  pytest-asyncio suite and its loop witness, and the checks of exercises 08.1-08.3 (module 08).
 - `capstone`: module 09's exercises on the lending app: `check_setup` (the reference suite on a
   learner's conftest.py, serially and on 2 workers) and `hunt_lending_suite` (a learner's
   suite against lending's seeded bugs, under xdist).

@@ -47,6 +47,15 @@ MESSAGES = [
     "sqlalchemy.exc.DBAPIError: (sqlalchemy.dialects.postgresql.asyncpg.Error) could not "
     "serialize access due to concurrent update",
     "asyncpg.exceptions.LockNotAvailableError: canceling statement due to lock timeout",
+    "ERROR    asyncio:base_events.py:1785 Task was destroyed but it is pending!",
+    "pytest.PytestUnraisableExceptionWarning: Exception ignored in: <function Connection.__del__"
+    ">\nResourceWarning: unclosed connection <asyncpg.connection.Connection object>; run in "
+    "asyncio debug mode to show the traceback of connection origin",
+    'pytest.PytestDeprecationWarning: The "scope" keyword argument to the asyncio marker has '
+    'been deprecated. Please use the "loop_scope" argument instead.',
+    "Failed: 'test_asyncio' requested an async fixture 'resource', with no plugin or hook that "
+    "handled it. This is an error, as pytest does not natively support it.",
+    "E   ModuleNotFoundError: No module named 'trio'",
 ]
 
 
