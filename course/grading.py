@@ -96,11 +96,14 @@ def _read(path: Path):
 def identify(nb, filename: str, refs: dict) -> tuple[str, list[str]]:
     """The module a notebook belongs to, by its cell ids (file names get changed)."""
     ids = {cell.get("id") for cell in nb.cells}
-    overlap = {
-        name: len(ids & {cell.id for cell in ref.cells}) / len(ref.cells)
-        for name, ref in refs.items()
-    }
+    overlap = {}  # per module: the share of its cells found, then the share of ours it has
+    for name, ref in refs.items():
+        shared = len(ids & {cell.id for cell in ref.cells})
+        overlap[name] = (shared / len(ref.cells), shared / max(len(ids), 1))
+    # The second share breaks a tie: a module whose ids are all among another's (common ids
+    # such as "setup" or "ex1-check") must not take that other module's notebooks.
     best = max(overlap, key=overlap.get, default="")
+    overlap = {name: share for name, (share, _) in overlap.items()}
     if not best or overlap[best] < 0.5:
         return "", ["not a notebook of this course (its cells match no module)"]
     named = filename.split("_", 1)[0]

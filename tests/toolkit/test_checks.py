@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from sample_notebooks import solution_notebook
 
-from course import build, execute
+from course import build, execute, grading
 from course.paths import PROJECT_ROOT
 
 
@@ -112,3 +112,23 @@ def test_outputs_compare_as_nbval_sanitizes_them_line_starts_included():
     assert execute.comparable(summary(first), patterns) != execute.comparable(
         summary("t_other"), patterns
     )
+
+
+def test_every_exercise_notebook_is_identified_as_its_own_module():
+    """By cell ids, even where one module's ids are all among another's (module 07's among
+    08's): a learner's file, renamed, is graded as the module it is."""
+    refs = grading.references()
+    for name in refs:
+        exercise = nbformat.read(PROJECT_ROOT / build.EXERCISES / f"{name}.ipynb", as_version=4)
+        assert grading.identify(exercise, "renamed.ipynb", refs) == (name, [])
+
+
+def test_a_module_whose_ids_are_all_in_another_does_not_take_its_notebooks():
+    def notebook(*ids):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(id=cell_id) for cell_id in ids]
+        return nb
+
+    refs = {"07_x": notebook("setup", "ex1-check"), "08_y": notebook("setup", "ex1-check", "done")}
+    assert grading.identify(notebook("setup", "ex1-check", "done"), "a.ipynb", refs)[0] == "08_y"
+    assert grading.identify(notebook("setup", "ex1-check"), "b.ipynb", refs)[0] == "07_x"
