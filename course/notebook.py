@@ -41,7 +41,9 @@ def setup(*, needs_postgres: bool = False, create_databases: bool = False) -> No
     """
     # pytest prints more when it detects CI (full assertion diffs, uncut summary lines): the
     # tests of a notebook must print the same on a laptop, on Binder and in CI.
-    for variable in ("CI", "BUILD_NUMBER"):
+    # A kernel started by nbval under pytest-xdist inherits the worker's name: the suites it
+    # runs in a terminal would name their databases after that worker instead of "main".
+    for variable in ("CI", "BUILD_NUMBER", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
         os.environ.pop(variable, None)
     shell = get_ipython()
     if shell is not None:  # outside a kernel (a script, a test) there are no magics

@@ -219,11 +219,12 @@ HINTS = [
     ),
     Hint(
         r"requested an async fixture '\w+', with no plugin or hook that handled it",
-        "An async fixture made with @pytest.fixture was requested by a test its plugin does not "
-        "run: in pytest-asyncio's strict mode use @pytest_asyncio.fixture for asyncio tests; an "
-        "anyio test's fixtures run on anyio's loop. Keep one plugin per suite, or each kind of "
-        "test with fixtures of its own plugin (module 08).",
-        lesson=8,
+        "An async fixture made with @pytest.fixture was requested by a test that no plugin "
+        "runs it for: in pytest-asyncio's strict mode, async fixtures need "
+        "@pytest_asyncio.fixture (module 01). An anyio test's fixtures run on anyio's loop "
+        "instead: keep one plugin per suite, or give each kind of test fixtures of its own "
+        "plugin (module 08).",
+        lesson=1,
     ),
     Hint(
         r"No module named 'trio'",

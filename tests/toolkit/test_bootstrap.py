@@ -92,7 +92,7 @@ def test_pyproject_installs_every_package_of_the_project():
         listed = set(tomllib.load(file)["tool"]["setuptools"]["packages"])
     found = {
         ".".join(init.parent.relative_to(PROJECT_ROOT).parts)
-        for top in ("course", "shop")
+        for top in ("course", "fastapi_testkit", "lending", "shop")
         for init in (PROJECT_ROOT / top).rglob("__init__.py")
     }
     assert listed == found
