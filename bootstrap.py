@@ -3,6 +3,7 @@
 
     python3 bootstrap.py lab     set up, start PostgreSQL, open JupyterLab on the start notebook
     python3 bootstrap.py test    set up, start PostgreSQL, run the whole test suite
+    python3 bootstrap.py site    set up, build the course's website into _site/
     python3 bootstrap.py course ARGS...   set up, then run the `course` command (CI, grading)
 
 Set-up makes .venv/ with the pinned requirements and the course installed in it, and is
@@ -86,6 +87,7 @@ def main() -> int:
     commands = {
         "lab": [str(BIN / "course"), "lab"],
         "test": [str(BIN / "python"), *TEST_COMMAND],
+        "site": [str(BIN / "course"), "site"],
         "course": [str(BIN / "course")],
     }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:

@@ -137,6 +137,18 @@ def _verdict(args) -> int:
     return 0 if rows and all(row[args.exercise] == "pass" for row in rows) else 1
 
 
+def _site(args) -> int:
+    from course import site  # Sphinx is imported only for this command
+
+    try:
+        seconds = site.build(args.out)
+    except site.SiteError as error:
+        print(f"course: {error}", file=sys.stderr)
+        return 2
+    print(f"Built the website in {seconds:.1f} s: open {args.out / 'index.html'}")
+    return 0
+
+
 def _lab(args) -> int:
     from course import lab
 
@@ -202,6 +214,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("gradebook", type=Path, help="a gradebook.csv written by `course grade`")
     p.add_argument("exercise", help="an exercise id, e.g. 01.2")
     p.set_defaults(run=_verdict)
+
+    p = commands.add_parser("site", help="build the course's website from the stored outputs")
+    p.add_argument("--out", type=Path, default=PROJECT_ROOT / "_site", help="default: _site/")
+    p.set_defaults(run=_site)
 
     p = commands.add_parser(
         "lab", help="start PostgreSQL and open JupyterLab on the start notebook"

@@ -9,6 +9,8 @@ the failures.
 import re
 from dataclasses import dataclass
 
+# The course's repository, as pyproject.toml names it (a test keeps the two equal): this
+# package is copied into projects that have no course to ask.
 COURSE_REPOSITORY = "https://github.com/OWNER/REPO"
 
 LESSONS = {
