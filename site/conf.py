@@ -14,9 +14,9 @@ html_theme = "sphinx_book_theme"
 html_title = "Testing async FastAPI apps"
 html_static_path = [str(site.SITE_CONFIG / "_static")]
 html_css_files = ["course.css"]
-html_favicon = str(
-    site.SITE_CONFIG / "_static" / "favicon.svg"
-)  # else browsers ask for /favicon.ico
+# Without an icon a browser asks for /favicon.ico, the root of the host, where no site of a
+# GitHub project has one: a 404 in the console of every page.
+html_favicon = str(site.SITE_CONFIG / "_static" / "favicon.svg")
 html_context = {"default_mode": "light"}
 html_theme_options = {
     "repository_url": site.repository_url(),

@@ -87,7 +87,7 @@ def visit(browser, url: str) -> tuple[dict, list[str]]:
                 input: cell.querySelector(".cell_input")?.innerText ?? "",
                 output: output && shown(output) ? output.innerText : null,
                 images: output ? Array.from(output.querySelectorAll("img"),
-                  (img) => img.complete ? img.naturalWidth : 0) : [],
+                  (img) => img.complete && shown(img) ? img.naturalWidth : 0) : [],
               };
             }),
             text: document.querySelector("article")?.innerText ?? "",
