@@ -10,6 +10,8 @@ import http.server
 import json
 import re
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -75,6 +77,16 @@ def visit(browser, url: str) -> tuple[dict, list[str]]:
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
     page.goto(url, wait_until="networkidle")
+    # The browser asks for the page's icon on its own, once the page has loaded and outside
+    # what playwright reports (or lets a page fetch while routes are set): ask as it does.
+    icon = page.evaluate(
+        """() => document.querySelector('link[rel~="icon"]')?.href
+                 ?? new URL("/favicon.ico", location).href"""
+    )
+    try:
+        urllib.request.urlopen(icon).close()
+    except urllib.error.HTTPError as error:
+        problems.append(f"the page's icon: {error.code}: {icon}")
     found = page.evaluate(
         """() => {
           const shown = (e) =>
@@ -154,13 +166,15 @@ def stored_outputs(page: str) -> list[list[dict]]:
 
 
 def expected_snippet(output: dict) -> str:
-    """A line that the rendered output must show: the first line of its text, or the
-    exception's name."""
+    """A line the rendered output must show: a stream's or a value's first line, an error's
+    last (where the exception is named: the report printed above it names it too)."""
     if output["output_type"] == "error":
-        return output["ename"]
-    text = output.get("text") or output.get("data", {}).get("text/plain", "")
-    text = re.sub(r"\x1b\[[0-9;]*m", "", "".join(text))
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+        text, pick = "\n".join(output["traceback"]), -1
+    else:
+        text, pick = "".join(output.get("text") or output["data"].get("text/plain", "")), 0
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines()]
+    lines = [line for line in lines if line]
+    return lines[pick] if lines else ""
 
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)
