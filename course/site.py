@@ -40,6 +40,10 @@ def binder_url(notebook: str) -> str:
     return f"{BINDER}/v2/gh/{path}/{BRANCH}?urlpath=lab/tree/{notebook}"
 
 
+class SiteError(Exception):
+    pass
+
+
 @dataclass(frozen=True)
 class Module:
     number: str
@@ -72,6 +76,8 @@ def home_page(readme: str | None = None) -> str:
     header = "| # | module | time (lesson + exercises) | status |\n|---|---|---|---|"
     minutes = sum(m.lesson_minutes + m.exercise_minutes for m in rows)
     ready = [m for m in rows if m.status == "ready"]
+    if not ready:
+        raise SiteError("The README's module table has no row marked ready: nothing to publish.")
     pages = [f"{kind}/{m.stem}" for m in ready for kind in (LESSONS, EXERCISES)]
     template = string.Template((SITE_CONFIG / "index.md").read_text())
     return template.substitute(
@@ -113,10 +119,6 @@ def build(out: Path = OUTPUT) -> float:
         shutil.rmtree(out, ignore_errors=True)
         shutil.move(html, out)
     return time.perf_counter() - started
-
-
-class SiteError(Exception):
-    pass
 
 
 def chromium() -> str | None:

@@ -5,6 +5,7 @@ every request to another host is refused, so a page that needs the network fails
 screenshots land in build/site-test/, beside the site that was tested.
 """
 
+import contextlib
 import functools
 import http.server
 import json
@@ -12,6 +13,7 @@ import re
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -64,10 +66,40 @@ def browser():
         chromium.close()
 
 
-def visit(browser, url: str) -> tuple[dict, list[str]]:
-    """Open `url`; what the page shows (links, cells, images, launch and download links) and
-    every console error, page error, failed request and request to another host."""
-    page = browser.new_page()
+# What `visit` reads from a page, in the browser.
+WHAT_A_PAGE_SHOWS = """() => {
+  const shown = (e) =>
+    e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
+  return {
+    links: Array.from(document.querySelectorAll("a[href]"), (a) => a.href),
+    cells: Array.from(document.querySelectorAll("div.cell"), (cell) => {
+      const output = cell.querySelector(".cell_output");
+      return {
+        input: cell.querySelector(".cell_input")?.innerText ?? "",
+        output: output && shown(output) ? output.innerText : null,
+        images: output ? Array.from(output.querySelectorAll("img"),
+          (img) => img.complete && shown(img) ? img.naturalWidth : 0) : [],
+      };
+    }),
+    text: document.querySelector("article")?.innerText ?? "",
+    headings: Array.from(document.querySelectorAll("article section > :is(h1, h2, h3)"),
+      (h) => ({
+        id: h.parentElement.id,
+        link: h.querySelector("a.headerlink")?.getAttribute("href"),
+      })),
+    rows: Array.from(document.querySelectorAll("article table tr"),
+      (tr) => Array.from(tr.cells, (cell) => cell.innerText.trim())),
+    prev: document.querySelector("a.left-prev")?.href ?? null,
+    next: document.querySelector("a.right-next")?.href ?? null,
+  };
+}"""
+
+
+@contextlib.contextmanager
+def opened(browser, url: str, **options) -> Iterator[tuple[playwright.Page, list[str]]]:
+    """A page loaded from `url`, and the list of its problems: every console error, page
+    error, failed request and request to another host."""
+    page = browser.new_page(**options)
     problems = []
     page.route(
         re.compile(r"^(?!http://127\.0\.0\.1:).*"),
@@ -87,36 +119,17 @@ def visit(browser, url: str) -> tuple[dict, list[str]]:
         urllib.request.urlopen(icon).close()
     except urllib.error.HTTPError as error:
         problems.append(f"the page's icon: {error.code}: {icon}")
-    found = page.evaluate(
-        """() => {
-          const shown = (e) =>
-            e.getClientRects().length > 0 && getComputedStyle(e).visibility !== "hidden";
-          return {
-            links: Array.from(document.querySelectorAll("a[href]"), (a) => a.href),
-            cells: Array.from(document.querySelectorAll("div.cell"), (cell) => {
-              const output = cell.querySelector(".cell_output");
-              return {
-                input: cell.querySelector(".cell_input")?.innerText ?? "",
-                output: output && shown(output) ? output.innerText : null,
-                images: output ? Array.from(output.querySelectorAll("img"),
-                  (img) => img.complete && shown(img) ? img.naturalWidth : 0) : [],
-              };
-            }),
-            text: document.querySelector("article")?.innerText ?? "",
-            headings: Array.from(document.querySelectorAll("article section > :is(h1, h2, h3)"),
-              (h) => ({
-                id: h.parentElement.id,
-                link: h.querySelector("a.headerlink")?.getAttribute("href"),
-              })),
-            rows: Array.from(document.querySelectorAll("article table tr"),
-              (tr) => Array.from(tr.cells, (cell) => cell.innerText.trim())),
-            prev: document.querySelector("a.left-prev")?.href ?? null,
-            next: document.querySelector("a.right-next")?.href ?? null,
-          };
-        }"""
-    )
-    page.close()
-    return found, problems
+    try:
+        yield page, problems
+    finally:
+        page.close()
+
+
+def visit(browser, url: str) -> tuple[dict, list[str]]:
+    """What the page at `url` shows (links, cells, outputs, images, headings, tables, previous
+    and next), and its problems."""
+    with opened(browser, url) as (page, problems):
+        return page.evaluate(WHAT_A_PAGE_SHOWS), problems
 
 
 @pytest.fixture(scope="module")
@@ -222,13 +235,12 @@ def test_the_search_finds_the_one_lesson_that_uses_a_term(built, browser):
     sources = [PROJECT_ROOT / f"{page}.ipynb" for page in NOTEBOOK_PAGES]
     using = [path for path in sources if SEARCH_TERM in path.read_text().lower()]
     assert [path.stem for path in using] == [READY[6].stem]  # the term is lesson 06's alone
-    page = browser.new_page()
-    page.goto(f"{built.base}search.html?q={SEARCH_TERM}")
-    page.wait_for_selector("#search-results .search-summary", timeout=10_000)
-    results = page.eval_on_selector_all(
-        "#search-results ul.search li a", "as => as.map(a => a.href)"
-    )
-    page.close()
+    with opened(browser, f"{built.base}search.html?q={SEARCH_TERM}") as (page, problems):
+        page.wait_for_selector("#search-results .search-summary", timeout=10_000)
+        results = page.eval_on_selector_all(
+            "#search-results ul.search li a", "as => as.map(a => a.href)"
+        )
+    assert problems == []
     assert {link.split("#")[0] for link in results} == {
         f"{built.base}notebooks/{READY[6].stem}.html"
     }
@@ -293,9 +305,9 @@ def test_the_home_page_shows_the_readmes_modules_and_the_set_up_commands(pages):
 
 def test_screenshots_of_the_home_page_and_a_lesson(built, browser):
     for name, page_name in (("home", "index.html"), ("lesson", f"notebooks/{READY[2].stem}.html")):
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(built.base + page_name, wait_until="networkidle")
         path = OUT / f"{name}.png"
-        page.screenshot(path=path)
-        page.close()
+        viewport = {"width": 1280, "height": 900}
+        with opened(browser, built.base + page_name, viewport=viewport) as (page, problems):
+            page.screenshot(path=path)
+        assert problems == []
         assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 20_000

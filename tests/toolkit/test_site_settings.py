@@ -78,3 +78,8 @@ def test_a_malformed_notebook_fails_the_build_and_keeps_the_last_site(course_cop
         site.build(out)
     assert "03_dependency_overrides" in capsys.readouterr().err
     assert (out / "index.html").read_text() == "the last good build"
+
+
+def test_a_readme_with_no_ready_module_is_told_so():
+    with pytest.raises(site.SiteError, match="no row marked ready"):
+        site.home_page(README.replace("min | ready |", "min | planned |"))
