@@ -28,6 +28,7 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_show_sourcelink = False
+html_use_index = False  # no index entries: its page would be empty
 html_copy_source = True  # the download button serves each page's notebook from _sources/
 
 

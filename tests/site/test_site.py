@@ -145,7 +145,7 @@ def pages(built, browser):
 
 
 def test_every_page_of_the_course_is_built(pages):
-    expected = {"index.html", "search.html", "genindex.html"}
+    expected = {"index.html", "search.html"}
     assert set(pages) == expected | {f"{page}.html" for page in NOTEBOOK_PAGES}
     assert len(READY) == 10 and not [name for name in pages if "solution" in name]
 
