@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course.build import EXERCISES, LESSONS
+from course.build import modules as notebook_modules
 from course.paths import PROJECT_ROOT
 
 SITE_CONFIG = PROJECT_ROOT / "site"
@@ -54,8 +55,8 @@ class Module:
 
     @property
     def stem(self) -> str:
-        (path,) = (PROJECT_ROOT / LESSONS).glob(f"{self.number}_*.ipynb")
-        return path.stem
+        """Its notebooks' name, e.g. 01_event_loops."""
+        return next(m.name for m in notebook_modules(PROJECT_ROOT) if m.number == self.number)
 
 
 def modules(readme: str | None = None) -> list[Module]:
@@ -67,6 +68,11 @@ def modules(readme: str | None = None) -> list[Module]:
     ]
 
 
+def published(readme: str | None = None) -> list[Module]:
+    """The modules the README marks ready: the ones with pages on the site."""
+    return [module for module in modules(readme) if module.status == "ready"]
+
+
 def home_page(readme: str | None = None) -> str:
     """The home page's Markdown: `site/index.md` with the README's module table, the total
     time and the set-up commands filled in."""
@@ -75,7 +81,7 @@ def home_page(readme: str | None = None) -> str:
     table = "\n".join(line for line in text.splitlines() if TABLE_ROW.match(line))
     header = "| # | module | time (lesson + exercises) | status |\n|---|---|---|---|"
     minutes = sum(m.lesson_minutes + m.exercise_minutes for m in rows)
-    ready = [m for m in rows if m.status == "ready"]
+    ready = published(text)
     if not ready:
         raise SiteError("The README's module table has no row marked ready: nothing to publish.")
     pages = [f"{kind}/{m.stem}" for m in ready for kind in (LESSONS, EXERCISES)]
@@ -94,9 +100,8 @@ def stage(into: Path) -> None:
     """Sphinx's source folder: the home page, and the lessons and exercises of ready modules."""
     for kind in (LESSONS, EXERCISES):
         (into / kind).mkdir(parents=True)
-        for module in modules():
-            if module.status == "ready":
-                shutil.copy2(PROJECT_ROOT / kind / f"{module.stem}.ipynb", into / kind)
+        for module in published():
+            shutil.copy2(PROJECT_ROOT / kind / f"{module.stem}.ipynb", into / kind)
     (into / "index.md").write_text(home_page())
 
 

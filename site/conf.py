@@ -32,11 +32,14 @@ html_use_index = False  # no index entries: its page would be empty
 html_copy_source = True  # the download button serves each page's notebook from _sources/
 
 
+PUBLISHED = site.published()
+
+
 def module_banner(app, doctree, docname):
     """Above each lesson and exercise page: its module's place in the course, its time, and
     the previous and next modules."""
     kind, _, stem = docname.partition("/")
-    rows = [m for m in site.modules() if m.status == "ready"]
+    rows = PUBLISHED
     index = next((i for i, m in enumerate(rows) if m.stem == stem), None)
     if index is None:
         return

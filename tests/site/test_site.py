@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(
 OUT = PROJECT_ROOT / "build" / "site-test"
 PREFIX = "course"  # GitHub Pages serves a project's site under /<repository>/
 SEARCH_TERM = "collation"  # said in lesson 06 alone
-READY = [m for m in site.modules() if m.status == "ready"]
+READY = site.published()
 NOTEBOOK_PAGES = [f"{kind}/{m.stem}" for m in READY for kind in ("notebooks", "exercises")]
 
 
